@@ -1,0 +1,93 @@
+/* http_head.h: one HTTP/1.x message head (and its body events) parsed by llhttp. */
+#ifndef RP_HTTP_HEAD_H
+#define RP_HTTP_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+struct http_header {
+	const char	*name;
+	size_t		 namelen;
+	const char	*value;
+	size_t		 valuelen;
+};
+
+/* Why a head was refused; each maps to the status the proxy answers. */
+enum http_head_error {
+	HEAD_OK = 0,
+	HEAD_BAD,		/* 400: the parser refused it */
+	HEAD_TOO_LARGE,		/* 431 */
+	HEAD_URI_TOO_LONG,	/* 414 */
+	HEAD_TOO_MANY,		/* 431: too many header lines */
+};
+
+typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
+
+/*
+ * The parser stops (pauses) when a head is complete and again when the whole
+ * message is, so the caller decides what happens between head and body and
+ * pipelined bytes stay unread in its buffer. Names and values point into the
+ * caller's buffer, which must not move while the head is in use.
+ */
+struct http_head {
+	llhttp_t		 parser;
+	llhttp_settings_t	 settings;
+
+	const char		*method;
+	size_t			 methodlen;
+	const char		*url;
+	size_t			 urllen;
+	const char		*reason;
+	size_t			 reasonlen;
+	struct http_header	*headers;
+	size_t			 nheaders;
+	size_t			 maxheaders;
+	size_t			 max_uri;
+
+	int			 head_complete;
+	int			 msg_complete;
+	int			 skip_body;	/* response to HEAD: no body whatever it says */
+	enum http_head_error	 error;
+
+	http_body_fn		 on_body;	/* body bytes, de-chunked */
+	void			*body_ctx;
+};
+
+/* type is HTTP_REQUEST or HTTP_RESPONSE; headers has room for maxheaders. */
+void	http_head_init(struct http_head *h, llhttp_type_t type, struct http_header *headers,
+	    size_t maxheaders, size_t max_uri);
+
+/* Forget the current message (after a complete one, before the next). */
+void	http_head_reset(struct http_head *h);
+
+/*
+ * Feed len bytes (0 lets a message without body complete after its head). Return how many were consumed (the rest belongs to the next
+ * message or the body), or -1 on a parse error (h->error says which).
+ */
+long	http_head_feed(struct http_head *h, const char *data, size_t len);
+
+/* The peer closed: completes a message framed by close. -1 if truncated. */
+int	http_head_finish(struct http_head *h);
+
+/* First header named name (case-insensitive), or NULL. */
+const struct http_header *http_head_find(const struct http_head *h, const char *name);
+
+int	http_head_status(const struct http_head *h);
+int	http_head_minor(const struct http_head *h);	/* 0 for HTTP/1.0, 1 for 1.1 */
+int	http_head_keep_alive(const struct http_head *h);
+int	http_head_chunked(const struct http_head *h);
+int	http_head_has_length(const struct http_head *h);	/* Content-Length present */
+uint64_t http_head_length(const struct http_head *h);	/* remaining body bytes */
+int	http_head_upgrade(const struct http_head *h);	/* Upgrade or CONNECT */
+int	http_head_needs_eof(const struct http_head *h);	/* body framed by close */
+const char *http_head_error_reason(const struct http_head *h);
+
+/* Case-insensitive compare of a counted string with a C string. */
+int	http_token_eq(const char *s, size_t len, const char *lit);
+
+/* Does a comma-separated header value contain token (case-insensitive)? */
+int	http_list_has(const char *value, size_t len, const char *token);
+
+#endif

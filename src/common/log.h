@@ -1,0 +1,41 @@
+/* log.h: syslog, stderr and log-file output, one key=value event per line. */
+#ifndef RP_LOG_H
+#define RP_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <syslog.h>
+
+/* ident and facility for openlog(); level is the threshold; to_stderr for -f. */
+void	log_init(const char *ident, int facility, int level, int to_stderr);
+void	log_set_level(int level);
+int	log_get_level(void);
+void	log_set_stderr(int to_stderr);
+
+/* Also write to DIR/rproxyd.log and DIR/access.log; "" closes them. -1 with err. */
+int	log_open_dir(const char *dir, char *err, size_t errlen);
+
+/* Reopen the log files (after logrotate moved them). */
+void	log_reopen(void);
+
+/* log_warn and fatal append ": strerror(errno)"; the x forms do not. */
+void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Request access lines: INFO, and to access.log rather than rproxyd.log. */
+void	log_access(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_msg(int pri, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void	log_vmsg(int pri, int access, const char *fmt, va_list ap);
+
+/* Log at CRIT and exit(code); fatal appends strerror(errno). */
+void	fatal(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+void	fatalx(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+
+#define log_enabled(pri)	((pri) <= log_get_level())
+
+#endif

@@ -1,0 +1,35 @@
+/* net.h: addresses and sockets: resolve, listen, connect with a timeout. */
+#ifndef RP_NET_H
+#define RP_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+#define NET_ADDRSTR_MAX	(RP_HOST_MAX + 8)
+
+struct net_sockaddr {
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+};
+
+/* Resolve host:port (numeric or name) to its first address. -1 with err. */
+int	net_resolve(const struct rp_addr *a, struct net_sockaddr *out, char *err, size_t errlen);
+
+/* A listening TCP socket bound to a (SO_REUSEADDR, close-on-exec). -1 with err. */
+int	net_listen(const struct rp_addr *a, int backlog, char *err, size_t errlen);
+
+/* "host:port" or "[v6]:port" for a configured address. */
+void	net_addr_str(const struct rp_addr *a, char *buf, size_t len);
+
+/* The numeric host of a socket address ("127.0.0.1", "::1"), and its port. */
+void	net_sockaddr_host(const struct sockaddr *sa, char *buf, size_t len);
+unsigned net_sockaddr_port(const struct sockaddr *sa);
+
+/* Non-blocking socket; TCP_NODELAY set. */
+int	net_set_nonblock(int fd);
+void	net_set_nodelay(int fd);
+
+#endif

@@ -1,0 +1,242 @@
+/* shm.c: create, attach, fold and sum the shared-memory region. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+/* Exact codes; the last five are the per-class catch-alls. */
+static const int shm_codes[SHM_NCODES] = {
+	200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308,
+	400, 401, 403, 404, 405, 408, 409, 413, 414, 429, 431,
+	500, 501, 502, 503, 504,
+	1, 2, 3, 4, 5,
+};
+
+static const char *const shm_class_labels[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+static const char *const fail_reason_names[FAIL__COUNT] = {
+	"connect", "connect_timeout", "timeout", "reset", "bad_response",
+};
+
+void
+shm_name(char *buf, size_t len, pid_t master_pid)
+{
+	snprintf(buf, len, "/rproxyd.%ld", (long)master_pid);
+}
+
+size_t
+shm_size(unsigned nslots)
+{
+	return sizeof(struct shm_region) + (size_t)nslots * sizeof(struct slot);
+}
+
+struct shm_region *
+shm_create(pid_t master_pid, unsigned nslots, char *err, size_t errlen)
+{
+	struct shm_region	*r;
+	char			 name[64];
+	size_t			 size = shm_size(nslots);
+	int			 fd;
+
+	shm_name(name, sizeof(name), master_pid);
+	/* A stale region of a dead master with a recycled pid is ours to replace. */
+	(void)shm_unlink(name);
+	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0644)) == -1) {
+		snprintf(err, errlen, "shm_open %s: %s", name, strerror(errno));
+		return NULL;
+	}
+	if (ftruncate(fd, (off_t)size) == -1) {
+		snprintf(err, errlen, "ftruncate %s to %zu bytes: %s", name, size,
+		    strerror(errno));
+		close(fd);
+		shm_unlink(name);
+		return NULL;
+	}
+	r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (r == MAP_FAILED) {
+		snprintf(err, errlen, "mmap %s: %s", name, strerror(errno));
+		shm_unlink(name);
+		return NULL;
+	}
+	/* ftruncate gave zeroed pages: only the header needs filling. */
+	r->hdr.magic = SHM_MAGIC;
+	r->hdr.version = SHM_VERSION;
+	r->hdr.size = size;
+	r->hdr.nslots = nslots;
+	r->hdr.nbackends_max = RP_MAX_BACKENDS;
+	atomic_store(&r->hdr.master_pid, (int32_t)master_pid);
+	atomic_store(&r->hdr.start_time, (uint64_t)time(NULL));
+	atomic_store_explicit(&r->hdr.ready, 1, memory_order_release);
+	return r;
+}
+
+const struct shm_region *
+shm_attach_readonly(pid_t master_pid, char *err, size_t errlen)
+{
+	const struct shm_region	*r;
+	struct stat		 st;
+	char			 name[64];
+	int			 fd;
+
+	shm_name(name, sizeof(name), master_pid);
+	if ((fd = shm_open(name, O_RDONLY, 0)) == -1) {
+		snprintf(err, errlen, "shm_open %s: %s", name, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "fstat %s: %s", name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if ((size_t)st.st_size < sizeof(struct shm_region)) {
+		snprintf(err, errlen, "%s: too small (%lld bytes)", name,
+		    (long long)st.st_size);
+		close(fd);
+		return NULL;
+	}
+	r = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (r == MAP_FAILED) {
+		snprintf(err, errlen, "mmap %s: %s", name, strerror(errno));
+		return NULL;
+	}
+	if (!atomic_load_explicit(&r->hdr.ready, memory_order_acquire) ||
+	    r->hdr.magic != SHM_MAGIC || r->hdr.version != SHM_VERSION ||
+	    r->hdr.size != (uint64_t)st.st_size ||
+	    r->hdr.size != shm_size(r->hdr.nslots) ||
+	    r->hdr.nbackends_max != RP_MAX_BACKENDS) {
+		snprintf(err, errlen, "%s: not an rproxyd %u region of this build",
+		    name, SHM_VERSION);
+		munmap((void *)r, (size_t)st.st_size);
+		return NULL;
+	}
+	return r;
+}
+
+void
+shm_detach(const struct shm_region *r)
+{
+	munmap((void *)r, r->hdr.size);
+}
+
+void
+shm_destroy(struct shm_region *r, pid_t master_pid)
+{
+	char	name[64];
+
+	shm_name(name, sizeof(name), master_pid);
+	shm_unlink(name);
+	shm_detach(r);
+}
+
+static void
+slot_backend_add(struct slot_backend *dst, const struct slot_backend *src)
+{
+	size_t	i;
+
+	for (i = 0; i < SHM_NCODES; i++)
+		counter_add(&dst->responses[i], counter_get(&src->responses[i]));
+	for (i = 0; i < FAIL__COUNT; i++)
+		counter_add(&dst->failures[i], counter_get(&src->failures[i]));
+	counter_add(&dst->retries, counter_get(&src->retries));
+	for (i = 0; i < 2; i++)
+		counter_add(&dst->state_changes[i], counter_get(&src->state_changes[i]));
+	counter_add(&dst->bytes_out, counter_get(&src->bytes_out));
+	atomic_store_explicit(&dst->inflight,
+	    atomic_load_explicit(&dst->inflight, memory_order_relaxed) +
+	    atomic_load_explicit(&src->inflight, memory_order_relaxed),
+	    memory_order_relaxed);
+	histogram_add(&dst->latency, &src->latency);
+}
+
+void
+shm_slot_add(struct slot *dst, const struct slot *src)
+{
+	size_t	i;
+
+	counter_add(&dst->connections, counter_get(&src->connections));
+	for (i = 0; i < SHM_NCODES; i++)
+		counter_add(&dst->client_responses[i],
+		    counter_get(&src->client_responses[i]));
+	counter_add(&dst->bytes_in, counter_get(&src->bytes_in));
+	counter_add(&dst->bytes_out, counter_get(&src->bytes_out));
+	histogram_add(&dst->latency, &src->latency);
+	for (i = 0; i < RP_MAX_BACKENDS; i++)
+		slot_backend_add(&dst->be[i], &src->be[i]);
+}
+
+void
+shm_slot_fold(struct shm_region *r, struct slot *s)
+{
+	size_t	i;
+
+	/* Gauges die with the worker; counters live on in the retired slot. */
+	for (i = 0; i < RP_MAX_BACKENDS; i++)
+		atomic_store(&s->be[i].inflight, 0);
+	shm_slot_add(&r->retired, s);
+	memset((void *)s, 0, sizeof(*s));
+	atomic_store(&s->state, SLOT_FREE);
+}
+
+void
+shm_slot_sum(const struct shm_region *r, struct slot *out)
+{
+	uint32_t	i;
+
+	shm_slot_add(out, &r->retired);
+	for (i = 0; i < r->hdr.nslots; i++)
+		if (atomic_load(&r->slots[i].state) != SLOT_FREE)
+			shm_slot_add(out, &r->slots[i]);
+}
+
+void
+shm_backend_reset(struct shm_region *r, size_t idx)
+{
+	uint32_t	i;
+
+	memset((void *)&r->retired.be[idx], 0, sizeof(r->retired.be[idx]));
+	for (i = 0; i < r->hdr.nslots; i++)
+		memset((void *)&r->slots[i].be[idx], 0, sizeof(r->slots[i].be[idx]));
+}
+
+size_t
+shm_code_index(int code)
+{
+	size_t	i;
+
+	for (i = 0; i < SHM_NCODES - 5; i++)
+		if (shm_codes[i] == code)
+			return i;
+	if (code < 100 || code > 599)
+		code = 500;
+	return SHM_NCODES - 5 + (size_t)(code / 100 - 1);
+}
+
+const char *
+shm_code_label(size_t idx)
+{
+	static char	labels[SHM_NCODES - 5][4];
+
+	if (idx >= SHM_NCODES)
+		return "5xx";
+	if (idx >= SHM_NCODES - 5)
+		return shm_class_labels[idx - (SHM_NCODES - 5)];
+	if (labels[idx][0] == '\0')
+		snprintf(labels[idx], sizeof(labels[idx]), "%d", shm_codes[idx]);
+	return labels[idx];
+}
+
+const char *
+shm_fail_reason_name(enum fail_reason reason)
+{
+	if ((unsigned)reason >= FAIL__COUNT)
+		return "unknown";
+	return fail_reason_names[reason];
+}

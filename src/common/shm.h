@@ -1,0 +1,142 @@
+/* shm.h: the shared-memory region: backend table, round-robin cursor, worker slots. */
+#ifndef RP_SHM_H
+#define RP_SHM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "histogram.h"
+
+#define SHM_MAGIC	0x52505859u	/* "RPXY" */
+#define SHM_VERSION	1u
+#define SHM_CACHELINE	64
+
+/*
+ * The region is pointer-free (offsets and indexes only) so any process may map
+ * it anywhere, including `rproxyd -s status` read-only. The master writes the
+ * header and backend names; each worker writes only its own slot plus the
+ * health words of the backend table, always with atomics and never holding a
+ * lock across a blocking call, so a worker killed at any instant leaves
+ * nothing half-locked.
+ */
+
+enum backend_state {
+	BACKEND_HEALTHY = 0,
+	BACKEND_UNHEALTHY = 1,
+};
+
+enum fail_reason {
+	FAIL_CONNECT = 0,	/* refused, unreachable */
+	FAIL_CONNECT_TIMEOUT,
+	FAIL_TIMEOUT,		/* no response head within request_timeout, or read_timeout */
+	FAIL_RESET,		/* reset or EOF before a complete response head */
+	FAIL_BAD_RESPONSE,	/* unparseable response */
+	FAIL__COUNT
+};
+
+/* Response codes kept exactly; any other code counts under its class ("2xx"). */
+#define SHM_NCODES	32
+
+enum slot_state {
+	SLOT_FREE = 0,		/* no process */
+	SLOT_IDLE,		/* worker waiting in accept() */
+	SLOT_BUSY,		/* worker serving a connection */
+	SLOT_DRAINING,		/* worker told to stop, finishing its connection */
+};
+
+/* One backend's health, shared by all workers. Own cache line: workers write it. */
+struct shm_backend {
+	char			name[RP_NAME_MAX];	/* master-written; "" when unused */
+	char			url[RP_HOST_MAX];
+	_Atomic uint32_t	in_use;			/* in the current configuration */
+	_Atomic uint32_t	state;			/* enum backend_state */
+	_Atomic uint32_t	failures;		/* consecutive failures */
+	_Atomic int64_t		cooldown_until;		/* CLOCK_MONOTONIC ns; 0 when healthy */
+	_Atomic int64_t		probe_until;		/* half-open probe lease, ns */
+} __attribute__((aligned(SHM_CACHELINE)));
+
+/* One backend's counters inside one worker slot. */
+struct slot_backend {
+	_Atomic uint64_t	responses[SHM_NCODES];	/* by backend response code */
+	_Atomic uint64_t	failures[FAIL__COUNT];
+	_Atomic uint64_t	retries;		/* attempts retried away from it */
+	_Atomic uint64_t	state_changes[2];	/* to healthy, to unhealthy */
+	_Atomic uint64_t	bytes_out;		/* response body bytes from it */
+	_Atomic int64_t		inflight;		/* gauge */
+	struct histogram	latency;		/* one attempt, to the response head */
+};
+
+/* A worker's scoreboard slot: only that worker writes it while it lives. */
+struct slot {
+	_Atomic int32_t		pid;
+	_Atomic uint32_t	state;			/* enum slot_state */
+	_Atomic uint32_t	generation;		/* configuration generation it runs */
+	_Atomic uint64_t	connections;		/* accepted */
+	_Atomic uint64_t	client_responses[SHM_NCODES];
+	_Atomic uint64_t	bytes_in;		/* request bytes from clients */
+	_Atomic uint64_t	bytes_out;		/* response bytes to clients */
+	struct histogram	latency;		/* whole request as the client saw it */
+	struct slot_backend	be[RP_MAX_BACKENDS];
+} __attribute__((aligned(SHM_CACHELINE)));
+
+struct shm_header {
+	uint32_t		magic;
+	uint32_t		version;
+	uint64_t		size;			/* of the whole region */
+	uint32_t		nslots;
+	uint32_t		nbackends_max;
+	_Atomic uint32_t	ready;			/* set last, once filled */
+	_Atomic uint32_t	generation;		/* bumped by each reload */
+	_Atomic int32_t		master_pid;
+	_Atomic uint64_t	start_time;		/* unix seconds */
+	_Atomic uint64_t	worker_restarts;
+	_Atomic uint64_t	reloads_ok;
+	_Atomic uint64_t	reloads_failed;
+};
+
+struct shm_region {
+	struct shm_header	hdr;
+	/* The one word every worker writes: alone on its cache line. */
+	_Atomic uint64_t	rr_cursor __attribute__((aligned(SHM_CACHELINE)));
+	char			rr_pad[SHM_CACHELINE - sizeof(uint64_t)];
+	struct shm_backend	backends[RP_MAX_BACKENDS];
+	struct slot		retired;		/* dead workers' counters, folded */
+	struct slot		slots[];		/* hdr.nslots of them */
+};
+
+/* Name of the region of the master with this pid ("/rproxyd.1234"). */
+void	shm_name(char *buf, size_t len, pid_t master_pid);
+
+size_t	shm_size(unsigned nslots);
+
+/* Master: create, size, zero and publish the region. Return NULL with err set. */
+struct shm_region *shm_create(pid_t master_pid, unsigned nslots, char *err, size_t errlen);
+
+/* Any process: map an existing region read-only and check magic, version and size. */
+const struct shm_region *shm_attach_readonly(pid_t master_pid, char *err, size_t errlen);
+
+void	shm_detach(const struct shm_region *r);
+void	shm_destroy(struct shm_region *r, pid_t master_pid);
+
+/* Master: fold a dead worker's slot into the retired totals and free the slot. */
+void	shm_slot_fold(struct shm_region *r, struct slot *s);
+
+/* Sum retired and every live slot into *out (which the caller zeroed). */
+void	shm_slot_sum(const struct shm_region *r, struct slot *out);
+
+/* Add one slot's counters into another; gauges are added too. */
+void	shm_slot_add(struct slot *dst, const struct slot *src);
+
+/* Reset one backend's counters in every slot (index reused after a reload). */
+void	shm_backend_reset(struct shm_region *r, size_t idx);
+
+/* Response code <-> counter index. */
+size_t	shm_code_index(int code);
+const char *shm_code_label(size_t idx);
+
+const char *shm_fail_reason_name(enum fail_reason reason);
+
+#endif

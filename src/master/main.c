@@ -1,0 +1,139 @@
+/* main.c: rproxyd's command line: check a config, daemonize, run the master. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "status.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: rproxyd [-fhtv] [-c file] [-s status]\n"
+	    "  -c file    configuration file (default %s)\n"
+	    "  -f         stay in the foreground and log to stderr too\n"
+	    "  -t         check the configuration and exit\n"
+	    "  -s status  print the running daemon's backends from shared memory\n"
+	    "  -v         print the version and exit\n"
+	    "  -h         print this help and exit\n", RP_DEFAULT_CONFIG);
+}
+
+/*
+ * Fork into the background. The parent waits on a pipe until the daemon
+ * serves (exit 0) or fails to start (exit 1, its error already on stderr).
+ */
+static int
+daemonize(void)
+{
+	int	fds[2], fd;
+	char	c;
+	pid_t	pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		fprintf(stderr, "rproxyd: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	if ((pid = fork()) == -1) {
+		fprintf(stderr, "rproxyd: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		while (read(fds[0], &c, 1) == -1 && errno == EINTR)
+			;
+		exit(c == '1' ? 0 : 1);
+	}
+	close(fds[0]);
+	if (setsid() == -1) {
+		fprintf(stderr, "rproxyd: setsid: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (chdir("/") == -1) {
+		fprintf(stderr, "rproxyd: chdir /: %s\n", strerror(errno));
+		exit(1);
+	}
+	umask(022);
+	/* stdin and stdout go now; stderr stays until the daemon is up, for start-up errors. */
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return fds[1];
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct rp_config	*conf;
+	const char		*file = RP_DEFAULT_CONFIG, *status_cmd = NULL;
+	char			 err[1024];
+	int			 ch, foreground = 0, test = 0, ready_fd = -1;
+
+	while ((ch = getopt(argc, argv, "c:fhs:tv")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 's':
+			status_cmd = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			printf("rproxyd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
+		fprintf(stderr, "rproxyd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (config_load(file, conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "rproxyd: %s\n", err);
+		if (!test) {
+			openlog("rproxyd", LOG_PID, LOG_DAEMON);
+			syslog(LOG_ERR, "%s", err);
+		}
+		return 1;
+	}
+	if (test) {
+		printf("rproxyd: configuration file %s test is successful\n", file);
+		return 0;
+	}
+	if (status_cmd != NULL)
+		return status_print(conf, status_cmd, stdout, stderr);
+
+	log_init("rproxyd", conf->syslog_facility, conf->log_level, foreground);
+	if (log_open_dir(conf->log_dir, err, sizeof(err)) == -1) {
+		fprintf(stderr, "rproxyd: %s\n", err);
+		return 1;
+	}
+	if (!foreground)
+		ready_fd = daemonize();
+	/* The master owns conf from here: a reload replaces it. */
+	return master_run(conf, foreground, ready_fd);
+}

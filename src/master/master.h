@@ -1,0 +1,14 @@
+/* master.h: the supervisor: forks workers, reaps and respawns them, handles signals. */
+#ifndef RP_MASTER_H
+#define RP_MASTER_H
+
+#include "config.h"
+
+/*
+ * Run the daemon with conf (already validated) until it is stopped.
+ * Takes ownership of conf (a reload replaces it). ready_fd, when not -1, gets one byte once the daemon serves (the
+ * daemonizing parent waits for it) and is closed. Returns the exit status.
+ */
+int	master_run(struct rp_config *conf, int foreground, int ready_fd);
+
+#endif

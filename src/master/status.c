@@ -1,0 +1,78 @@
+/* status.c: `rproxyd -s status`: the running daemon's backends, read from shared memory. */
+#include <stdint.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "clock.h"
+#include "pidfile.h"
+#include "shm.h"
+#include "status.h"
+
+static uint64_t
+sum_codes(const struct slot_backend *b)
+{
+	uint64_t	n = 0;
+	size_t		i;
+
+	for (i = 0; i < SHM_NCODES; i++)
+		n += counter_get(&b->responses[i]);
+	return n;
+}
+
+static uint64_t
+sum_failures(const struct slot_backend *b)
+{
+	uint64_t	n = 0;
+	size_t		i;
+
+	for (i = 0; i < FAIL__COUNT; i++)
+		n += counter_get(&b->failures[i]);
+	return n;
+}
+
+int
+status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err)
+{
+	const struct shm_region	*r;
+	const struct shm_backend *b;
+	static struct slot	 sum;	/* large: keep it off the stack */
+	char			 msg[1024];
+	int64_t			 now, left;
+	pid_t			 pid;
+	size_t			 i;
+
+	if (strcmp(cmd, "status") != 0) {
+		fprintf(err, "rproxyd: -s %s: unknown command (expected status)\n", cmd);
+		return 1;
+	}
+	if ((pid = pidfile_read(conf->pidfile, msg, sizeof(msg))) == -1 ||
+	    (r = shm_attach_readonly(pid, msg, sizeof(msg))) == NULL) {
+		fprintf(err, "rproxyd: %s\n", msg);
+		return 1;
+	}
+	memset(&sum, 0, sizeof(sum));
+	shm_slot_sum(r, &sum);
+	now = clock_now_ns();
+	fprintf(out, "rproxyd pid %ld generation %u\n", (long)pid,
+	    atomic_load(&r->hdr.generation));
+	fprintf(out, "%-16s %-9s %8s %10s %8s %12s %10s %9s %9s\n", "BACKEND", "STATE",
+	    "FAILS", "COOLDOWN", "INFLIGHT", "RESPONSES", "FAILURES", "P50_MS", "P99_MS");
+	for (i = 0; i < RP_MAX_BACKENDS; i++) {
+		b = &r->backends[i];
+		if (!atomic_load(&b->in_use))
+			continue;
+		left = 0;
+		if (atomic_load(&b->state) != BACKEND_HEALTHY)
+			left = atomic_load(&b->cooldown_until) - now;
+		fprintf(out, "%-16s %-9s %8u %9.1fs %8" PRId64 " %12" PRIu64 " %10" PRIu64
+		    " %9.3f %9.3f\n", b->name,
+		    atomic_load(&b->state) == BACKEND_HEALTHY ? "healthy" : "unhealthy",
+		    atomic_load(&b->failures), left > 0 ? (double)left / 1e9 : 0.0,
+		    atomic_load(&sum.be[i].inflight), sum_codes(&sum.be[i]),
+		    sum_failures(&sum.be[i]),
+		    (double)histogram_quantile(&sum.be[i].latency, 0.5) / 1000.0,
+		    (double)histogram_quantile(&sum.be[i].latency, 0.99) / 1000.0);
+	}
+	shm_detach(r);
+	return 0;
+}

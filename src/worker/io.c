@@ -1,0 +1,190 @@
+/* io.c: blocking-style reads and writes on non-blocking sockets, bounded by poll(). */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io.h"
+
+/* Wait for events on fd until deadline. 1 ready, IO_TIMEOUT, or IO_ERROR. */
+static int
+io_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd	pfd = { .fd = fd, .events = events };
+	int		n;
+
+	for (;;) {
+		n = poll(&pfd, 1, clock_ms_until(deadline));
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return IO_TIMEOUT;
+		if (errno != EINTR)
+			return IO_ERROR;
+	}
+}
+
+ssize_t
+io_read(int fd, void *buf, size_t len, int64_t deadline)
+{
+	ssize_t	n;
+	int	rc;
+
+	for (;;) {
+		n = recv(fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return IO_ERROR;
+		if ((rc = io_wait(fd, POLLIN, deadline)) != 1)
+			return rc;
+	}
+}
+
+int
+io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
+    int64_t deadline)
+{
+	struct iovec	iov[2];
+	struct msghdr	msg;
+	ssize_t		n;
+	int		rc;
+
+	iov[0].iov_base = (void *)a;
+	iov[0].iov_len = alen;
+	iov[1].iov_base = (void *)b;
+	iov[1].iov_len = blen;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	while (iov[0].iov_len + iov[1].iov_len > 0) {
+		/* sendmsg with MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE. */
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return IO_ERROR;
+			if ((rc = io_wait(fd, POLLOUT, deadline)) != 1)
+				return rc;
+			continue;
+		}
+		if ((size_t)n >= iov[0].iov_len) {
+			n -= (ssize_t)iov[0].iov_len;
+			iov[0].iov_len = 0;
+			iov[1].iov_base = (char *)iov[1].iov_base + n;
+			iov[1].iov_len -= (size_t)n;
+		} else {
+			iov[0].iov_base = (char *)iov[0].iov_base + n;
+			iov[0].iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int
+io_write(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	return io_write2(fd, buf, len, NULL, 0, deadline);
+}
+
+int
+io_connect(const struct sockaddr *sa, socklen_t salen, int64_t deadline)
+{
+	socklen_t	elen = sizeof(int);
+	int		fd, rc, soerr = 0;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return IO_ERROR;
+	if (connect(fd, sa, salen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		rc = errno;
+		close(fd);
+		errno = rc;
+		return IO_ERROR;
+	}
+	if ((rc = io_wait(fd, POLLOUT, deadline)) != 1) {
+		soerr = errno;
+		close(fd);
+		errno = rc == IO_TIMEOUT ? ETIMEDOUT : soerr;
+		return rc;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == -1)
+		soerr = errno;
+	if (soerr != 0) {
+		close(fd);
+		errno = soerr;
+		return IO_ERROR;
+	}
+	return fd;
+}
+
+void
+outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns)
+{
+	ob->fd = fd;
+	ob->failed = 0;
+	ob->gap_ns = gap_ns;
+	ob->len = 0;
+	ob->total = 0;
+}
+
+static int
+outbuf_write(struct outbuf *ob, const void *data, size_t len)
+{
+	int	rc;
+
+	if (ob->failed)
+		return ob->failed;
+	rc = io_write2(ob->fd, ob->buf, ob->len, data, len, clock_now_ns() + ob->gap_ns);
+	if (rc != 0)
+		return ob->failed = rc;
+	ob->total += ob->len + len;
+	ob->len = 0;
+	return 0;
+}
+
+int
+outbuf_put(struct outbuf *ob, const void *data, size_t len)
+{
+	if (ob->failed)
+		return ob->failed;
+	if (ob->len + len <= sizeof(ob->buf)) {
+		memcpy(ob->buf + ob->len, data, len);
+		ob->len += len;
+		return 0;
+	}
+	return outbuf_write(ob, data, len);
+}
+
+int
+outbuf_printf(struct outbuf *ob, const char *fmt, ...)
+{
+	char	tmp[128];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return ob->failed = IO_ERROR;
+	return outbuf_put(ob, tmp, (size_t)n);
+}
+
+int
+outbuf_flush(struct outbuf *ob)
+{
+	if (ob->len == 0)
+		return ob->failed;
+	return outbuf_write(ob, NULL, 0);
+}

@@ -1,0 +1,47 @@
+/* io.h: blocking-style reads and writes on non-blocking sockets, bounded by poll(). */
+#ifndef RP_IO_H
+#define RP_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define IO_ERROR	(-1)	/* errno says why */
+#define IO_TIMEOUT	(-2)
+
+/* Read up to len bytes before deadline (CLOCK_MONOTONIC ns): >0 bytes, 0 EOF, or IO_*. */
+ssize_t	io_read(int fd, void *buf, size_t len, int64_t deadline);
+
+/* Write all of buf before deadline: 0, or IO_*. */
+int	io_write(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* Write two buffers (head and body) with one writev() where possible. */
+int	io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
+	    int64_t deadline);
+
+/* Connect to sa before deadline: the socket, or IO_* (errno set). */
+int	io_connect(const struct sockaddr *sa, socklen_t salen, int64_t deadline);
+
+/*
+ * A write-combining buffer: small pieces (chunk framing) are gathered, large
+ * ones go straight out with writev() behind what is pending.
+ */
+#define OUTBUF_SIZE	16384
+
+struct outbuf {
+	int		fd;
+	int		failed;		/* IO_* of the first failed write, 0 if none */
+	int64_t		gap_ns;		/* each write must progress within this */
+	size_t		len;
+	uint64_t	total;		/* bytes written through it */
+	char		buf[OUTBUF_SIZE];
+};
+
+void	outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns);
+int	outbuf_put(struct outbuf *ob, const void *data, size_t len);
+int	outbuf_printf(struct outbuf *ob, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	outbuf_flush(struct outbuf *ob);
+
+#endif

@@ -1,0 +1,652 @@
+/* proxy.c: one request: keep or stream its body, try backends, relay the response. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "health.h"
+#include "log.h"
+#include "proxy.h"
+#include "upstream.h"
+
+/* How reading the client's body ended, when it did not simply complete. */
+enum body_result {
+	BODY_OK = 0,
+	BODY_CLIENT_GONE,	/* EOF or error from the client */
+	BODY_CLIENT_TIMEOUT,
+	BODY_BAD,		/* bad chunk framing */
+	BODY_TOO_LARGE,
+	BODY_BACKEND,		/* writing to the backend failed */
+};
+
+/* The request body: kept whole for retries when small, else streamed. */
+struct body {
+	struct conn		*c;
+	struct exchange		*x;
+	size_t			 keeplen;
+	int			 kept;		/* complete body held in w->keep */
+	int			 streaming;	/* writing through ob to a backend */
+	int			 chunked;	/* ...with chunk framing */
+	int			 too_large;
+	struct outbuf		*ob;
+};
+
+/* One try on one backend, up to its response head. */
+struct attempt {
+	int			 i;		/* config index */
+	int			 fd;
+	int			 reused;	/* pooled connection */
+	int			 wrote;		/* request bytes went out */
+	int			 got_bytes;	/* response bytes came back */
+	enum fail_reason	 reason;
+	int			 err;		/* errno of the failure, 0 if none */
+	const char		*what;		/* the step that failed */
+	int64_t			 start;
+	struct http_head	 resp;
+	size_t			 rpos, rlen;	/* parsed and filled bytes of bbuf */
+};
+
+/* A response body on its way to the client. */
+struct relay {
+	struct conn		*c;
+	enum body_framing	 framing;
+};
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Error";
+}
+
+ssize_t
+conn_fill(struct conn *c, int64_t deadline)
+{
+	struct worker	*w = c->w;
+	ssize_t		 n;
+
+	n = io_read(c->fd, w->cbuf + c->len, w->ccap - c->len, deadline);
+	if (n > 0)
+		c->len += (size_t)n;
+	return n;
+}
+
+int
+proxy_send_error(struct conn *c, struct exchange *x, int status)
+{
+	char	head[512], body[128];
+	int	hl, bl;
+
+	bl = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
+	hl = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %d\r\n"
+	    "X-Request-ID: %s\r\n"
+	    "%s"
+	    "\r\n", status, status_text(status), bl, x->id,
+	    c->close ? "Connection: close\r\n" : "");
+	x->status = status;
+	x->head_sent = 1;
+	x->bytes_out += (uint64_t)(hl + bl);
+	if (io_write2(c->fd, head, (size_t)hl, body, (size_t)bl,
+	    clock_now_ns() + (int64_t)c->w->conf->read_timeout_ms * NS_PER_MS) != 0) {
+		c->close = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+body_sink(void *ctx, const char *data, size_t len)
+{
+	struct body		*b = ctx;
+	struct worker		*w = b->c->w;
+	uint64_t		 max = w->conf->max_body_size;
+
+	b->x->bytes_in += len;
+	if (max != 0 && b->x->bytes_in > max) {
+		b->too_large = 1;
+		return -1;
+	}
+	if (!b->streaming) {
+		/* Fits by construction: keepcap leaves room for one READ_CHUNK. */
+		memcpy(w->keep + b->keeplen, data, len);
+		b->keeplen += len;
+		return 0;
+	}
+	if (b->chunked)
+		outbuf_printf(b->ob, "%zx\r\n", len);
+	outbuf_put(b->ob, data, len);
+	if (b->chunked)
+		outbuf_put(b->ob, "\r\n", 2);
+	return b->ob->failed ? -1 : 0;
+}
+
+/*
+ * Feed the client's body to the parser until the message is complete, or,
+ * while keeping, until the keep buffer is full.
+ */
+static enum body_result
+body_pump(struct body *b)
+{
+	struct conn	*c = b->c;
+	struct worker	*w = c->w;
+	size_t		 n;
+	ssize_t		 got;
+	long		 used;
+
+	for (;;) {
+		n = c->len - c->pos;
+		if (n > READ_CHUNK)
+			n = READ_CHUNK;
+		used = http_head_feed(&c->req, w->cbuf + c->pos, n);
+		if (used < 0) {
+			if (b->too_large)
+				return BODY_TOO_LARGE;
+			return b->streaming && b->ob->failed ? BODY_BACKEND : BODY_BAD;
+		}
+		c->pos += (size_t)used;
+		if (c->req.msg_complete ||
+		    (!b->streaming && b->keeplen >= KEEP_BODY_MAX))
+			break;
+		if (c->pos == c->len) {
+			/* The head stays where it is: body bytes reuse the space after it. */
+			c->pos = c->len = c->hend;
+			got = conn_fill(c, clock_now_ns() +
+			    (int64_t)w->conf->client_body_timeout_ms * NS_PER_MS);
+			if (got == IO_TIMEOUT)
+				return BODY_CLIENT_TIMEOUT;
+			if (got <= 0)
+				return BODY_CLIENT_GONE;
+		}
+	}
+	return BODY_OK;
+}
+
+static enum body_framing
+request_framing(const struct conn *c, const struct body *b, uint64_t *length)
+{
+	if (!http_head_has_length(&c->req) && !http_head_chunked(&c->req))
+		return FRAME_NONE;
+	if (b->kept) {
+		/* A body held whole goes out with a length, whatever its framing was. */
+		*length = b->keeplen;
+		return FRAME_LENGTH;
+	}
+	if (http_head_chunked(&c->req))
+		return FRAME_CHUNKED;
+	*length = b->keeplen + http_head_length(&c->req);
+	return FRAME_LENGTH;
+}
+
+static void
+attempt_fail(struct attempt *a, enum fail_reason reason, const char *what, int err)
+{
+	a->reason = reason;
+	a->what = what;
+	a->err = err;
+}
+
+/* Send the request: head and kept body, then the rest of a streamed body. */
+static int
+attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt *a)
+{
+	struct worker		*w = c->w;
+	struct rewrite_request	 rr;
+	enum body_result	 br;
+	size_t			 hlen;
+	int			 rc;
+
+	memset(&rr, 0, sizeof(rr));
+	rr.client_addr = c->addr;
+	rr.request_id = x->id;
+	rr.proto = "http";
+	rr.default_host = w->up[a->i].hostport;
+	rr.framing = request_framing(c, b, &rr.length);
+	hlen = rewrite_request_head(w->hbuf, w->hcap, &c->req, &rr);
+	if (hlen == 0) {
+		attempt_fail(a, FAIL_BAD_RESPONSE, "rewrite", E2BIG);
+		return -1;
+	}
+	a->wrote = 1;
+	if (rr.framing != FRAME_CHUNKED && (b->kept || rr.framing == FRAME_NONE)) {
+		rc = io_write2(a->fd, w->hbuf, hlen, w->keep, b->keeplen,
+		    a->start + (int64_t)w->conf->request_timeout_ms * NS_PER_MS);
+		if (rc != 0) {
+			attempt_fail(a, rc == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
+			    "send", rc == IO_TIMEOUT ? ETIMEDOUT : errno);
+			return -1;
+		}
+		return 0;
+	}
+	/* Streamed: the client's pace sets the time, so the attempt clock restarts after. */
+	b->ob = &c->w->bout;
+	outbuf_init(b->ob, a->fd, (int64_t)w->conf->read_timeout_ms * NS_PER_MS);
+	b->streaming = 1;
+	b->chunked = rr.framing == FRAME_CHUNKED;
+	outbuf_put(b->ob, w->hbuf, hlen);
+	if (b->keeplen > 0) {
+		if (b->chunked)
+			outbuf_printf(b->ob, "%zx\r\n", b->keeplen);
+		outbuf_put(b->ob, w->keep, b->keeplen);
+		if (b->chunked)
+			outbuf_put(b->ob, "\r\n", 2);
+	}
+	br = body_pump(b);
+	if (br == BODY_OK && b->chunked)
+		outbuf_put(b->ob, "0\r\n\r\n", 5);
+	if (br == BODY_OK)
+		outbuf_flush(b->ob);
+	a->start = clock_now_ns();
+	if (b->ob->failed || br == BODY_BACKEND) {
+		attempt_fail(a, b->ob->failed == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
+		    "send", b->ob->failed == IO_TIMEOUT ? ETIMEDOUT : errno);
+		return -1;
+	}
+	if (br != BODY_OK)
+		return (int)br;		/* the client's fault: no backend to blame */
+	return 0;
+}
+
+/* Read the response head within request_timeout of the attempt's start. */
+static int
+attempt_read_head(struct conn *c, struct attempt *a)
+{
+	struct worker	*w = c->w;
+	int64_t		 deadline;
+	ssize_t		 n;
+	long		 used;
+
+	deadline = a->start + (int64_t)w->conf->request_timeout_ms * NS_PER_MS;
+	http_head_init(&a->resp, HTTP_RESPONSE, w->resp_headers, w->conf->max_headers,
+	    BACKEND_BUF);
+	a->resp.skip_body = http_token_eq(c->req.method, c->req.methodlen, "HEAD");
+	a->rpos = a->rlen = 0;
+	while (!a->resp.head_complete) {
+		if (a->rpos == a->rlen) {
+			if (a->rlen == BACKEND_BUF) {
+				attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large", 0);
+				return -1;
+			}
+			n = io_read(a->fd, w->bbuf + a->rlen, BACKEND_BUF - a->rlen, deadline);
+			if (n == 0) {
+				attempt_fail(a, FAIL_RESET, "read",
+				    a->got_bytes ? EPIPE : ECONNRESET);
+				a->what = "closed before the response head";
+				return -1;
+			}
+			if (n < 0) {
+				attempt_fail(a, n == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
+				    "read", n == IO_TIMEOUT ? ETIMEDOUT : errno);
+				return -1;
+			}
+			a->got_bytes = 1;
+			a->rlen += (size_t)n;
+		}
+		used = http_head_feed(&a->resp, w->bbuf + a->rpos, a->rlen - a->rpos);
+		if (used < 0) {
+			attempt_fail(a, FAIL_BAD_RESPONSE, http_head_error_reason(&a->resp), 0);
+			return -1;
+		}
+		a->rpos += (size_t)used;
+	}
+	return 0;
+}
+
+/* Connect (or reuse), send, and read the head. 0 on success, -1 on a backend failure. */
+static int
+attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *a)
+{
+	struct worker	*w = c->w;
+	int		 rc;
+
+	a->start = clock_now_ns();
+	a->fd = upstream_get(w, a->i, a->start +
+	    (int64_t)w->conf->connect_timeout_ms * NS_PER_MS, &a->reused, &a->reason);
+	if (a->fd < 0) {
+		a->err = errno;
+		a->what = "connect";
+		return -1;
+	}
+	rc = attempt_send(c, x, b, a);
+	if (rc > 0)
+		return rc;
+	if (rc == 0)
+		rc = attempt_read_head(c, a);
+	return rc;
+}
+
+static void
+health_log(struct worker *w, int i, enum health_change ch, const struct attempt *a)
+{
+	struct upstream	*u = &w->up[i];
+	double		 cool = (double)w->conf->health_cooldown_ms / 1000.0;
+
+	switch (ch) {
+	case HEALTH_BECAME_UNHEALTHY:
+		counter_add(&u->stats->state_changes[1], 1);
+		log_warnx("event=backend_unhealthy backend=%s addr=%s failures=%u "
+		    "reason=%s cooldown_s=%.3g", u->conf->name, u->hostport,
+		    atomic_load(&u->health->failures), shm_fail_reason_name(a->reason), cool);
+		break;
+	case HEALTH_BECAME_HEALTHY:
+		counter_add(&u->stats->state_changes[0], 1);
+		log_notice("event=backend_healthy backend=%s addr=%s", u->conf->name,
+		    u->hostport);
+		break;
+	case HEALTH_PROBE_FAILED:
+		log_warnx("event=backend_probe_failed backend=%s addr=%s reason=%s "
+		    "cooldown_s=%.3g", u->conf->name, u->hostport,
+		    shm_fail_reason_name(a->reason), cool);
+		break;
+	case HEALTH_NO_CHANGE:
+		break;
+	}
+}
+
+static void
+attempt_failed(struct conn *c, struct exchange *x, struct attempt *a)
+{
+	struct worker	*w = c->w;
+	struct upstream	*u = &w->up[a->i];
+
+	counter_add(&u->stats->failures[a->reason], 1);
+	log_warnx("event=backend_failure request_id=%s backend=%s addr=%s attempt=%u "
+	    "reason=%s error=\"%s%s%s\"", x->id, u->conf->name, u->hostport, x->attempts,
+	    shm_fail_reason_name(a->reason), a->what, a->err ? ": " : "",
+	    a->err ? strerror(a->err) : "");
+	health_log(w, a->i, health_failure(u->health, clock_now_ns(), &w->lb.health), a);
+}
+
+static int
+relay_sink(void *ctx, const char *data, size_t len)
+{
+	struct relay	*r = ctx;
+	struct outbuf	*ob = &r->c->out;
+
+	if (r->framing == FRAME_CHUNKED)
+		outbuf_printf(ob, "%zx\r\n", len);
+	outbuf_put(ob, data, len);
+	if (r->framing == FRAME_CHUNKED)
+		outbuf_put(ob, "\r\n", 2);
+	return ob->failed ? -1 : 0;
+}
+
+static enum body_framing
+response_framing(const struct conn *c, const struct attempt *a, uint64_t *length)
+{
+	int	status = http_head_status(&a->resp);
+
+	if (status == 204 || (status >= 100 && status < 200))
+		return FRAME_NONE;
+	if (http_head_has_length(&a->resp)) {
+		*length = http_head_length(&a->resp);
+		return FRAME_LENGTH;
+	}
+	if (a->resp.skip_body || status == 304)
+		return FRAME_NONE;
+	/* Chunked, or framed by the backend's close: re-chunk for HTTP/1.1 clients. */
+	return http_head_minor(&c->req) >= 1 ? FRAME_CHUNKED : FRAME_CLOSE;
+}
+
+/*
+ * Send the response head and stream its body to the client. Returns 0 when
+ * the backend connection ended cleanly and may be pooled, 1 when it must be
+ * closed, -1 when the client connection is broken too.
+ */
+static int
+relay_response(struct conn *c, struct exchange *x, struct attempt *a)
+{
+	struct worker		*w = c->w;
+	struct rewrite_response	 rr;
+	struct relay		 r = { c, FRAME_NONE };
+	int64_t			 gap = (int64_t)w->conf->read_timeout_ms * NS_PER_MS;
+	size_t			 hlen;
+	ssize_t			 n;
+	long			 used;
+
+	memset(&rr, 0, sizeof(rr));
+	rr.request_id = x->id;
+	rr.framing = response_framing(c, a, &rr.length);
+	rr.client_minor = http_head_minor(&c->req);
+	if (rr.framing == FRAME_CLOSE)
+		c->close = 1;
+	rr.keep_alive = !c->close;
+	hlen = rewrite_response_head(w->hbuf, w->hcap, &a->resp, &rr);
+	if (hlen == 0)
+		return -1;
+	x->status = http_head_status(&a->resp);
+	x->head_sent = 1;
+	outbuf_init(&c->out, c->fd, gap);
+	outbuf_put(&c->out, w->hbuf, hlen);
+	r.framing = rr.framing;
+	a->resp.on_body = relay_sink;
+	a->resp.body_ctx = &r;
+	for (;;) {
+		used = http_head_feed(&a->resp, w->bbuf + a->rpos, a->rlen - a->rpos);
+		if (used < 0)
+			break;
+		a->rpos += (size_t)used;
+		if (a->resp.msg_complete || a->rpos != a->rlen)
+			break;
+		/* Nothing more to parse: send what we have before waiting. */
+		if (outbuf_flush(&c->out) != 0)
+			break;
+		a->rpos = a->rlen = 0;
+		n = io_read(a->fd, w->bbuf, BACKEND_BUF, clock_now_ns() + gap);
+		if (n == 0 && http_head_needs_eof(&a->resp) &&
+		    http_head_finish(&a->resp) == 0)
+			break;
+		if (n <= 0) {
+			log_warnx("event=response_truncated request_id=%s backend=%s "
+			    "error=\"%s\"", x->id, w->up[a->i].conf->name,
+			    n == 0 ? "EOF" : n == IO_TIMEOUT ? "read timeout" :
+			    strerror(errno));
+			c->close = 1;
+			x->bytes_out += c->out.total;
+			return -1;
+		}
+		a->rlen = (size_t)n;
+		counter_add(&w->up[a->i].stats->bytes_out, (uint64_t)n);
+	}
+	if (a->resp.msg_complete && r.framing == FRAME_CHUNKED)
+		outbuf_put(&c->out, "0\r\n\r\n", 5);
+	outbuf_flush(&c->out);
+	x->bytes_out += c->out.total;
+	if (c->out.failed || !a->resp.msg_complete) {
+		c->close = 1;
+		return -1;
+	}
+	/* Bytes past the response, or a backend that closes: do not pool it. */
+	if (a->rpos != a->rlen || !http_head_keep_alive(&a->resp) ||
+	    http_head_needs_eof(&a->resp))
+		return 1;
+	return 0;
+}
+
+/* May a failed attempt be tried again, on this evidence? */
+static int
+attempt_retryable(const struct conn *c, const struct body *b, const struct attempt *a)
+{
+	if (!a->wrote)
+		return 1;	/* nothing left the proxy */
+	if (!b->kept && (b->streaming || http_head_chunked(&c->req) ||
+	    http_head_has_length(&c->req)))
+		return 0;	/* the body is gone */
+	return method_idempotent(c->req.method, c->req.methodlen);
+}
+
+/*
+ * A pooled connection the backend had closed: not the backend's fault. Retry
+ * on a fresh connection when the request can be sent again and the backend
+ * sent nothing (it cannot have answered, so a POST was not applied either).
+ */
+static int
+attempt_stale(const struct body *b, const struct attempt *a)
+{
+	return a->reused && a->reason == FAIL_RESET && !a->got_bytes && !b->streaming;
+}
+
+static void
+upstream_discard_idle(struct worker *w, int i)
+{
+	struct upstream	*u = &w->up[i];
+
+	while (u->nidle > 0)
+		close(u->idle[--u->nidle]);
+}
+
+/* Read (or refuse) what comes before the first attempt: expectations, limits, small bodies. */
+static int
+request_prepare(struct conn *c, struct body *b)
+{
+	struct worker			*w = c->w;
+	const struct http_header	*ex;
+	enum body_result		 br;
+	uint64_t			 max = w->conf->max_body_size;
+
+	if (http_head_has_length(&c->req) && max != 0 && http_head_length(&c->req) > max)
+		return 413;
+	ex = http_head_find(&c->req, "expect");
+	if (ex != NULL) {
+		if (!http_token_eq(ex->value, ex->valuelen, "100-continue"))
+			return 417;
+		/* The proxy takes the expectation on itself and asks for the body. */
+		if (http_head_minor(&c->req) >= 1 && !c->req.msg_complete &&
+		    io_write(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, clock_now_ns() +
+		    (int64_t)w->conf->read_timeout_ms * NS_PER_MS) != 0)
+			return -1;
+	}
+	c->req.on_body = body_sink;
+	c->req.body_ctx = b;
+	br = body_pump(b);
+	switch (br) {
+	case BODY_OK:
+		b->kept = c->req.msg_complete;
+		return 0;
+	case BODY_TOO_LARGE:
+		return 413;
+	case BODY_CLIENT_TIMEOUT:
+		return 408;
+	case BODY_BAD:
+		return 400;
+	case BODY_CLIENT_GONE:
+	case BODY_BACKEND:
+		break;
+	}
+	return -1;
+}
+
+int
+proxy_exchange(struct conn *c, struct exchange *x)
+{
+	struct worker	*w = c->w;
+	struct body	 b;
+	struct attempt	 a;
+	enum lb_pick	 how;
+	uint64_t	 tried = 0;
+	unsigned	 max_attempts = 1 + w->conf->max_retries;
+	int		 rc, i, last_timeout = 0, last = -1;
+
+	memset(&b, 0, sizeof(b));
+	b.c = c;
+	b.x = x;
+	if ((rc = request_prepare(c, &b)) != 0) {
+		c->close = 1;
+		if (rc > 0)
+			proxy_send_error(c, x, rc);
+		return -1;
+	}
+	while (x->attempts < max_attempts) {
+		i = lb_next(&w->lb, tried, clock_now_ns(), &how);
+		if (i < 0 && last >= 0) {
+			/* All tried: go round again, but not straight back to the last one. */
+			tried = w->conf->nbackends > 1 ? UINT64_C(1) << last : 0;
+			i = lb_next(&w->lb, tried, clock_now_ns(), &how);
+		}
+		if (i < 0)
+			break;
+		memset(&a, 0, sizeof(a));
+		a.i = i;
+		x->attempts++;
+		x->backend = i;
+		log_debug("event=select request_id=%s backend=%s attempt=%u how=%s", x->id,
+		    w->up[i].conf->name, x->attempts, how == LB_PICK_HEALTHY ? "round_robin" :
+		    how == LB_PICK_PROBE ? "probe" : "fallback");
+		atomic_fetch_add_explicit(&w->up[i].stats->inflight, 1, memory_order_relaxed);
+		rc = attempt_run(c, x, &b, &a);
+		if (rc == -1 && attempt_stale(&b, &a)) {
+			log_info("event=stale_connection request_id=%s backend=%s "
+			    "action=retry_fresh", x->id, w->up[i].conf->name);
+			close(a.fd);
+			upstream_discard_idle(w, i);
+			memset(&a, 0, sizeof(a));
+			a.i = i;
+			rc = attempt_run(c, x, &b, &a);
+		}
+		if (rc > 0) {
+			/* The client stalled or left while sending its body. */
+			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
+			    memory_order_relaxed);
+			if (a.fd >= 0)
+				close(a.fd);
+			c->close = 1;
+			if (rc == BODY_CLIENT_TIMEOUT)
+				proxy_send_error(c, x, 408);
+			else if (rc == BODY_TOO_LARGE)
+				proxy_send_error(c, x, 413);
+			else if (rc == BODY_BAD)
+				proxy_send_error(c, x, 400);
+			return -1;
+		}
+		if (rc == 0) {
+			histogram_observe(&w->up[i].stats->latency,
+			    (uint64_t)(clock_now_ns() - a.start) / NS_PER_US);
+			counter_add(&w->up[i].stats->responses[shm_code_index(
+			    http_head_status(&a.resp))], 1);
+			health_log(w, i, health_success(w->up[i].health), &a);
+			rc = relay_response(c, x, &a);
+			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
+			    memory_order_relaxed);
+			if (rc == 0)
+				upstream_put(w, i, a.fd);
+			else
+				close(a.fd);
+			return c->close ? -1 : 0;
+		}
+		atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1, memory_order_relaxed);
+		if (a.fd >= 0)
+			close(a.fd);
+		attempt_failed(c, x, &a);
+		last = i;
+		last_timeout = a.reason == FAIL_TIMEOUT || a.reason == FAIL_CONNECT_TIMEOUT;
+		tried |= UINT64_C(1) << i;
+		if (!attempt_retryable(c, &b, &a))
+			break;
+		if (x->attempts < max_attempts) {
+			counter_add(&w->up[i].stats->retries, 1);
+			log_info("event=retry request_id=%s backend=%s attempt=%u reason=%s",
+			    x->id, w->up[i].conf->name, x->attempts,
+			    shm_fail_reason_name(a.reason));
+		}
+	}
+	if (!c->req.msg_complete)
+		c->close = 1;	/* unread body: the connection cannot go on */
+	proxy_send_error(c, x, last_timeout ? 504 : 502);
+	return c->close ? -1 : 0;
+}

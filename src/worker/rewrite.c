@@ -1,0 +1,224 @@
+/* rewrite.c: build the head sent to a backend and the head sent back to the client. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rewrite.h"
+
+/* Always hop-by-hop, or rewritten by the proxy from what it parsed. */
+static const char *const hop_headers[] = {
+	"connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"transfer-encoding", "upgrade", "content-length", NULL,
+};
+
+/* Set by the proxy on the way to the backend. */
+static const char *const request_set_headers[] = {
+	"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+	"expect", NULL,
+};
+
+struct headbuf {
+	char	*p;
+	size_t	 cap;
+	size_t	 len;
+	int	 overflow;
+};
+
+static void
+hb_put(struct headbuf *hb, const char *s, size_t n)
+{
+	if (hb->overflow || hb->len + n > hb->cap) {
+		hb->overflow = 1;
+		return;
+	}
+	memcpy(hb->p + hb->len, s, n);
+	hb->len += n;
+}
+
+static void
+hb_printf(struct headbuf *hb, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (hb->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(hb->p + hb->len, hb->cap - hb->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= hb->cap - hb->len)
+		hb->overflow = 1;
+	else
+		hb->len += (size_t)n;
+}
+
+static void
+hb_header(struct headbuf *hb, const char *name, size_t namelen, const char *value,
+    size_t valuelen)
+{
+	hb_put(hb, name, namelen);
+	hb_put(hb, ": ", 2);
+	hb_put(hb, value, valuelen);
+	hb_put(hb, "\r\n", 2);
+}
+
+static int
+name_in(const struct http_header *hd, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (http_token_eq(hd->name, hd->namelen, *list))
+			return 1;
+	return 0;
+}
+
+/* Is this header hop-by-hop for this message: fixed, or named by Connection? */
+static int
+hop_by_hop(const struct http_head *h, const struct http_header *hd)
+{
+	size_t	i;
+
+	if (name_in(hd, hop_headers))
+		return 1;
+	for (i = 0; i < h->nheaders; i++) {
+		const struct http_header *c = &h->headers[i];
+		char	name[128];
+
+		if (!http_token_eq(c->name, c->namelen, "connection") ||
+		    hd->namelen >= sizeof(name))
+			continue;
+		memcpy(name, hd->name, hd->namelen);
+		name[hd->namelen] = '\0';
+		if (http_list_has(c->value, c->valuelen, name))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+hb_framing(struct headbuf *hb, enum body_framing framing, uint64_t length)
+{
+	if (framing == FRAME_LENGTH)
+		hb_printf(hb, "Content-Length: %" PRIu64 "\r\n", length);
+	else if (framing == FRAME_CHUNKED)
+		hb_put(hb, "Transfer-Encoding: chunked\r\n", 28);
+}
+
+size_t
+rewrite_request_head(char *out, size_t cap, const struct http_head *req,
+    const struct rewrite_request *rr)
+{
+	struct headbuf			 hb = { out, cap, 0, 0 };
+	const struct http_header	*hd, *host;
+	size_t				 i;
+	int				 xff = 0;
+
+	hb_put(&hb, req->method, req->methodlen);
+	hb_put(&hb, " ", 1);
+	hb_put(&hb, req->url, req->urllen);
+	hb_put(&hb, " HTTP/1.1\r\n", 11);
+	host = http_head_find(req, "host");
+	if (host == NULL)
+		hb_printf(&hb, "Host: %s\r\n", rr->default_host);
+	for (i = 0; i < req->nheaders; i++) {
+		hd = &req->headers[i];
+		if (hop_by_hop(req, hd) || name_in(hd, request_set_headers))
+			continue;
+		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);
+	}
+	/* Every X-Forwarded-For the client sent, in order, then the client. */
+	for (i = 0; i < req->nheaders; i++) {
+		hd = &req->headers[i];
+		if (!http_token_eq(hd->name, hd->namelen, "x-forwarded-for") ||
+		    hd->valuelen == 0)
+			continue;
+		hb_put(&hb, xff ? ", " : "X-Forwarded-For: ", xff ? 2 : 17);
+		hb_put(&hb, hd->value, hd->valuelen);
+		xff = 1;
+	}
+	hb_printf(&hb, "%s%s\r\n", xff ? ", " : "X-Forwarded-For: ", rr->client_addr);
+	hb_printf(&hb, "X-Forwarded-Proto: %s\r\n", rr->proto);
+	if (host != NULL)
+		hb_header(&hb, "X-Forwarded-Host", 16, host->value, host->valuelen);
+	hb_printf(&hb, "X-Request-ID: %s\r\n", rr->request_id);
+	hb_framing(&hb, rr->framing, rr->length);
+	hb_put(&hb, "\r\n", 2);
+	return hb.overflow ? 0 : hb.len;
+}
+
+size_t
+rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
+    const struct rewrite_response *rr)
+{
+	struct headbuf			 hb = { out, cap, 0, 0 };
+	const struct http_header	*hd;
+	size_t				 i;
+
+	hb_printf(&hb, "HTTP/1.1 %d ", http_head_status(resp));
+	hb_put(&hb, resp->reason, resp->reasonlen);
+	hb_put(&hb, "\r\n", 2);
+	for (i = 0; i < resp->nheaders; i++) {
+		hd = &resp->headers[i];
+		if (hop_by_hop(resp, hd) ||
+		    http_token_eq(hd->name, hd->namelen, "x-request-id"))
+			continue;
+		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);
+	}
+	hb_printf(&hb, "X-Request-ID: %s\r\n", rr->request_id);
+	hb_framing(&hb, rr->framing, rr->length);
+	if (!rr->keep_alive)
+		hb_put(&hb, "Connection: close\r\n", 19);
+	else if (rr->client_minor == 0)
+		hb_put(&hb, "Connection: keep-alive\r\n", 24);
+	hb_put(&hb, "\r\n", 2);
+	return hb.overflow ? 0 : hb.len;
+}
+
+int
+request_id_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > REQUEST_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static uint64_t	request_id_prefix, request_id_counter;
+
+void
+request_id_init(void)
+{
+	/* Random per worker, drawn after fork, then a counter: unique and cheap. */
+	if (getrandom(&request_id_prefix, sizeof(request_id_prefix), 0) !=
+	    sizeof(request_id_prefix))
+		request_id_prefix = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+	request_id_counter = 0;
+}
+
+void
+request_id_make(char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64 "%016" PRIx64, request_id_prefix,
+	    ++request_id_counter);
+}
+
+int
+method_idempotent(const char *m, size_t len)
+{
+	static const char *const idem[] = {
+		"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", NULL,
+	};
+	size_t	i;
+
+	for (i = 0; idem[i] != NULL; i++)
+		if (strlen(idem[i]) == len && memcmp(idem[i], m, len) == 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* rewrite.h: build the head sent to a backend and the head sent back to the client. */
+#ifndef RP_REWRITE_H
+#define RP_REWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_head.h"
+
+#define REQUEST_ID_MAX	128
+
+/* How a body travels on the connection being written. */
+enum body_framing {
+	FRAME_NONE = 0,		/* no body */
+	FRAME_LENGTH,		/* Content-Length */
+	FRAME_CHUNKED,
+	FRAME_CLOSE,		/* response delimited by closing the connection */
+};
+
+struct rewrite_request {
+	const char		*client_addr;	/* appended to X-Forwarded-For */
+	const char		*request_id;
+	const char		*proto;		/* X-Forwarded-Proto */
+	const char		*default_host;	/* Host when the client sent none */
+	enum body_framing	 framing;
+	uint64_t		 length;	/* with FRAME_LENGTH */
+};
+
+struct rewrite_response {
+	const char		*request_id;
+	enum body_framing	 framing;
+	uint64_t		 length;
+	int			 keep_alive;	/* the client connection stays open */
+	int			 client_minor;	/* HTTP/1.x of the client */
+};
+
+/*
+ * Write the head into out (cap bytes). Return its length, or 0 if it does not
+ * fit. Hop-by-hop headers (Connection and the headers it names, Keep-Alive,
+ * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are dropped and
+ * the framing headers are written anew from what the proxy itself parsed.
+ */
+size_t	rewrite_request_head(char *out, size_t cap, const struct http_head *req,
+	    const struct rewrite_request *rr);
+size_t	rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
+	    const struct rewrite_response *rr);
+
+/* Is a client's X-Request-ID usable: 1..128 visible ASCII bytes? */
+int	request_id_valid(const char *s, size_t len);
+
+/* Seed request ids in a new worker (after fork). */
+void	request_id_init(void);
+
+/* A new request id, unique across workers: 32 hex digits. */
+void	request_id_make(char *buf, size_t len);
+
+/* Is the method idempotent (RFC 9110 9.2.2), so a sent request may be retried? */
+int	method_idempotent(const char *m, size_t len);
+
+#endif

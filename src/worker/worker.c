@@ -1,0 +1,252 @@
+/* worker.c: a prefork worker: accepts one connection at a time and proxies it. */
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "proxy.h"
+#include "rewrite.h"
+#include "upstream.h"
+#include "worker.h"
+
+volatile sig_atomic_t	worker_stop;
+volatile sig_atomic_t	worker_retire;
+volatile sig_atomic_t	worker_reopen;
+
+/* Stop signals stay blocked while a request is served and are let in only where the worker waits. */
+static sigset_t		wait_mask;	/* the mask inside those waits */
+static sigset_t		work_mask;	/* the mask while working */
+
+static void
+worker_on_signal(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		worker_stop = 1;
+		break;
+	case SIGQUIT:
+		worker_retire = 1;
+		break;
+	case SIGUSR1:
+		worker_reopen = 1;
+		break;
+	}
+}
+
+static void
+worker_signals(void)
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGUSR1 };
+	struct sigaction	 sa;
+	size_t			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must interrupt accept() and ppoll(). */
+	sa.sa_handler = worker_on_signal;
+	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+	work_mask = wait_mask;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigdelset(&wait_mask, sigs[i]);
+		sigaddset(&work_mask, sigs[i]);
+	}
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &work_mask, NULL);
+}
+
+int
+worker_idle_wait(int fd, int64_t deadline)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	struct timespec	ts;
+	int64_t		left;
+	int		n;
+
+	for (;;) {
+		if (worker_stop)
+			return poll(&pfd, 1, 0) == 1 ? 1 : -1;
+		left = deadline - clock_now_ns();
+		if (left <= 0)
+			return 0;
+		ts.tv_sec = left / 1000000000LL;
+		ts.tv_nsec = left % 1000000000LL;
+		n = ppoll(&pfd, 1, &ts, &wait_mask);
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return 1;	/* let the read report the error */
+	}
+}
+
+/* Become the configured user; root stays root only when no user is set. */
+static void
+worker_drop_privileges(const struct rp_config *conf)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	gid_t		 gid;
+
+	if (conf->user[0] == '\0' || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(conf->user)) == NULL)
+		fatalx(WORKER_EXIT_FATAL, "user %s: no such user", conf->user);
+	gid = pw->pw_gid;
+	if (conf->group[0] != '\0') {
+		if ((gr = getgrnam(conf->group)) == NULL)
+			fatalx(WORKER_EXIT_FATAL, "group %s: no such group", conf->group);
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal(WORKER_EXIT_FATAL, "drop privileges to %s", conf->user);
+}
+
+static void *
+worker_alloc(size_t n)
+{
+	void	*p;
+
+	if ((p = calloc(1, n)) == NULL)
+		fatal(1, "worker: allocate %zu bytes", n);
+	return p;
+}
+
+static void
+worker_setup(struct worker *w)
+{
+	const struct rp_config	*conf = w->conf;
+	struct shm_backend	*table[RP_MAX_BACKENDS];
+	size_t			 i, j;
+
+	w->ccap = conf->max_header_size + READ_CHUNK;
+	w->cbuf = worker_alloc(w->ccap);
+	w->bbuf = worker_alloc(BACKEND_BUF);
+	/* Room for a head plus what the proxy adds to it. */
+	w->hcap = 2 * conf->max_header_size + 4096;
+	w->hbuf = worker_alloc(w->hcap);
+	w->keepcap = KEEP_BODY_MAX + READ_CHUNK;
+	w->keep = worker_alloc(w->keepcap);
+	w->req_headers = worker_alloc(conf->max_headers * sizeof(struct http_header));
+	w->resp_headers = worker_alloc(conf->max_headers * sizeof(struct http_header));
+
+	/* The master placed every configured backend in the table by name. */
+	for (i = 0; i < conf->nbackends; i++) {
+		for (j = 0; j < RP_MAX_BACKENDS; j++)
+			if (strcmp(w->shm->backends[j].name, conf->backends[i].name) == 0)
+				break;
+		if (j == RP_MAX_BACKENDS)
+			fatalx(1, "backend %s: not in shared memory", conf->backends[i].name);
+		table[i] = &w->shm->backends[j];
+		w->up[i].conf = &conf->backends[i];
+		w->up[i].health = table[i];
+		w->up[i].stats = &w->slot->be[j];
+	}
+	lb_init(&w->lb, conf, table, &w->shm->rr_cursor);
+	upstream_init(w);
+	request_id_init();
+}
+
+/* On stop, answer what is already queued in the backlog with 503 rather than let it be reset. */
+static void
+worker_drain_backlog(struct worker *w)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	unsigned		n = 0;
+	int			fd;
+
+	for (;;) {
+		len = sizeof(ss);
+		fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;	/* EAGAIN: the backlog is empty (the master made it non-blocking) */
+		}
+		client_refuse(w, fd);
+		close(fd);
+		n++;
+	}
+	if (n > 0)
+		log_info("event=backlog_drained connections=%u", n);
+}
+
+void
+worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *slot,
+    int listen_fd, unsigned generation)
+{
+	static struct worker	w;
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd;
+
+	/* A worker must not outlive its master. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != atomic_load(&shm->hdr.master_pid))
+		exit(WORKER_EXIT_CLEAN);
+	worker_signals();
+	worker_drop_privileges(conf);
+
+	memset(&w, 0, sizeof(w));
+	w.conf = conf;
+	w.shm = shm;
+	w.slot = slot;
+	w.listen_fd = listen_fd;
+	w.generation = generation;
+	worker_setup(&w);
+	atomic_store(&slot->generation, generation);
+	atomic_store(&slot->state, SLOT_IDLE);
+
+	for (;;) {
+		if (worker_reopen) {
+			worker_reopen = 0;
+			log_reopen();
+		}
+		sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+		if (worker_stop || worker_retire) {
+			sigprocmask(SIG_SETMASK, &work_mask, NULL);
+			break;
+		}
+		/* Blocking accept(): the kernel wakes one waiter, so no thundering herd. */
+		len = sizeof(ss);
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sigprocmask(SIG_SETMASK, &work_mask, NULL);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("accept");
+				usleep(100000);
+			}
+			continue;	/* EINTR, EAGAIN (SO_RCVTIMEO), ECONNABORTED */
+		}
+		atomic_store_explicit(&slot->state, SLOT_BUSY, memory_order_relaxed);
+		counter_add(&slot->connections, 1);
+		net_set_nodelay(fd);
+		client_serve(&w, fd, (struct sockaddr *)&ss);
+		close(fd);
+		atomic_store_explicit(&slot->state, SLOT_IDLE, memory_order_relaxed);
+	}
+	atomic_store(&slot->state, SLOT_DRAINING);
+	if (worker_stop)
+		worker_drain_backlog(&w);
+	upstream_close_all(&w);
+	exit(WORKER_EXIT_CLEAN);
+}
