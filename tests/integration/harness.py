@@ -1,0 +1,219 @@
+"""harness.py: start the real rproxyd and demo backends on loopback, talk HTTP to them.
+
+Every wait polls for its condition with a deadline; nothing relies on a sleep
+being long enough. Ports are ephemeral, so test scripts can run side by side.
+"""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+RPROXYD = os.environ.get("RPROXYD", os.path.abspath("src/rproxyd"))
+BACKEND = os.environ.get("RP_BACKEND", os.path.abspath("backends/rproxyd-backend"))
+SRCDIR = os.environ.get("RP_SRCDIR", os.path.abspath("."))
+
+
+def free_port():
+    """A port nobody listens on now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
+    """Poll cond() until it is true; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def http(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
+         host="127.0.0.1"):
+    """One request on a new connection: (status, headers dict lower-case, body bytes)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def raw(port, data, timeout=5.0, host="127.0.0.1"):
+    """Send raw bytes, read until the server closes or timeout: the bytes received."""
+    out = b""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                out += b"<RESET>"
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+class Backend:
+    """One demo backend process (backends/rproxyd-backend)."""
+
+    def __init__(self, name, port=None, logdir=None):
+        self.name = name
+        self.port = port or free_port()
+        self.logdir = logdir
+        self.proc = None
+
+    def start(self):
+        args = [BACKEND, "-n", self.name, "-p", str(self.port), "-q"]
+        if self.logdir:
+            args += ["-L", self.logdir]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(lambda: port_open(self.port), what="backend %s on %d" % (self.name, self.port))
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+
+class Proxy:
+    """rproxyd in the foreground (-f) with a generated config in a private directory."""
+
+    def __init__(self, backends, workers=2, **keys):
+        self.dir = tempfile.mkdtemp(prefix="rproxyd-test-")
+        self.port = keys.pop("port", None) or free_port()
+        self.metrics_port = keys.pop("metrics_port", None) or free_port()
+        self.pidfile = os.path.join(self.dir, "rproxyd.pid")
+        self.conf = os.path.join(self.dir, "rproxyd.conf")
+        self.log = os.path.join(self.dir, "stderr.log")
+        self.backends = backends
+        self.keys = dict(keys)
+        self.keys.setdefault("workers", workers)
+        self.proc = None
+        self.write_config()
+
+    def config_text(self, backends=None, **override):
+        keys = dict(self.keys)
+        keys.update(override)
+        lines = ['listen = "127.0.0.1:%d"' % self.port,
+                 'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
+                 'pidfile = "%s"' % self.pidfile]
+        for k, v in keys.items():
+            lines.append('%s = %s' % (k, '"%s"' % v if isinstance(v, str) else v))
+        for b in (backends if backends is not None else self.backends):
+            name, url = (b.name, b.url) if isinstance(b, Backend) else b
+            lines.append('backend %s { url = "%s" }' % (name, url))
+        return "\n".join(lines) + "\n"
+
+    def write_config(self, text=None, **override):
+        with open(self.conf, "w") as f:
+            f.write(text if text is not None else self.config_text(**override))
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf],
+                                     stdout=self.logf, stderr=self.logf)
+        if wait:
+            wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
+                     what="rproxyd on %d" % self.port)
+            assert self.proc.poll() is None, "rproxyd exited: %s" % self.logs()
+        return self
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait: the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait(5)
+        self.logf.close()
+        self.proc = None
+        return rc
+
+    def logs(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def worker_pids(self):
+        """The master's children, from /proc."""
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+                pids.append(int(d))
+        return sorted(pids)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run(tests):
+    """Run test functions in order; print a line each and the closing totals."""
+    passed = failed = 0
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        start = time.monotonic()
+        try:
+            t()
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.2fs)" % (t.__name__, time.monotonic() - start))
+            traceback.print_exc(file=sys.stdout)
+        else:
+            passed += 1
+            print("ok   %s (%.2fs)" % (t.__name__, time.monotonic() - start))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or not passed else 0)
