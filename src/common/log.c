@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,53 @@ log_reopen(void)
 		dup2(fd, access_fd);
 		close(fd);
 	}
+}
+
+/* Move name to name.1, name.1 to name.2, ... keeping keep old files. */
+static void
+log_rotate_file(const char *name, unsigned keep)
+{
+	char		from[PATH_MAX + 48], to[PATH_MAX + 48];
+	unsigned	i;
+
+	snprintf(to, sizeof(to), "%s/%s.%u", log_dir, name, keep);
+	(void)unlink(to);
+	for (i = keep; i > 0; i--) {
+		if (i > 1)
+			snprintf(from, sizeof(from), "%s/%s.%u", log_dir, name, i - 1);
+		else
+			snprintf(from, sizeof(from), "%s/%s", log_dir, name);
+		snprintf(to, sizeof(to), "%s/%s.%u", log_dir, name, i);
+		(void)rename(from, to);
+	}
+	if (keep == 0) {
+		snprintf(from, sizeof(from), "%s/%s", log_dir, name);
+		(void)unlink(from);
+	}
+}
+
+int
+log_rotate(uint64_t max_size, unsigned keep)
+{
+	static const char *const names[] = { "rproxyd.log", "access.log" };
+	int		fds[2] = { log_fd, access_fd };
+	struct stat	st;
+	int		rotated = 0;
+	size_t		i;
+
+	if (log_dir[0] == '\0' || max_size == 0)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		if (fds[i] == -1 || fstat(fds[i], &st) == -1 ||
+		    (uint64_t)st.st_size < max_size)
+			continue;
+		log_rotate_file(names[i], keep);
+		rotated = 1;
+	}
+	/* Writers keep appending to the renamed file until they reopen: nothing is lost. */
+	if (rotated)
+		log_reopen();
+	return rotated;
 }
 
 static void

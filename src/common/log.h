@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 /* ident and facility for openlog(); level is the threshold; to_stderr for -f. */
@@ -17,6 +18,13 @@ int	log_open_dir(const char *dir, char *err, size_t errlen);
 
 /* Reopen the log files (after logrotate moved them). */
 void	log_reopen(void);
+
+/*
+ * Rotate each log file larger than max_size (name -> name.1 -> ... name.keep)
+ * and reopen. Returns 1 when something rotated: the caller tells the other
+ * writers to reopen too.
+ */
+int	log_rotate(uint64_t max_size, unsigned keep);
 
 /* log_warn and fatal append ": strerror(errno)"; the x forms do not. */
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -31,6 +31,8 @@ struct headbuf {
 static void
 hb_put(struct headbuf *hb, const char *s, size_t n)
 {
+	if (n == 0)
+		return;	/* s may be NULL: an empty reason phrase has no span */
 	if (hb->overflow || hb->len + n > hb->cap) {
 		hb->overflow = 1;
 		return;
