@@ -864,12 +864,66 @@ config_defaults(struct rp_config *conf)
 	cfg_free(cfg);
 }
 
+/*
+ * Blank out comments (#, //, and C-style), keeping every newline. libconfuse
+ * 3.3 counts each comment's line twice, so without this every error after a
+ * comment would name the wrong line.
+ */
+static void
+config_strip_comments(char *p, size_t len)
+{
+	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		switch (st) {
+		case CODE:
+			if (p[i] == '"')
+				st = DQUOTE;
+			else if (p[i] == '\'')
+				st = SQUOTE;
+			else if (p[i] == '#' ||
+			    (p[i] == '/' && i + 1 < len && p[i + 1] == '/'))
+				st = LINE;
+			else if (p[i] == '/' && i + 1 < len && p[i + 1] == '*') {
+				st = BLOCK;
+				p[i++] = ' ';
+			}
+			break;
+		case DQUOTE:
+		case SQUOTE:
+			if (p[i] == '\\' && i + 1 < len)
+				i++;
+			else if (p[i] == (st == DQUOTE ? '"' : '\''))
+				st = CODE;
+			break;
+		case LINE:
+			if (p[i] == '\n')
+				st = CODE;
+			break;
+		case BLOCK:
+			if (p[i] == '*' && i + 1 < len && p[i + 1] == '/') {
+				p[i++] = ' ';
+				p[i] = ' ';
+				st = CODE;
+			}
+			break;
+		}
+		if ((st == LINE || st == BLOCK) && p[i] != '\n')
+			p[i] = ' ';
+	}
+}
+
+#define CONFIG_FILE_MAX	(1024 * 1024)
+
 /* Parse FILE into cfg; the error, if any, is already in ctx. */
 static int
 config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 {
 	struct stat st;
-	FILE *fp;
+	FILE *fp, *mem;
+	char *text;
+	size_t n;
 	int rc;
 
 	if ((fp = fopen(ctx->file, "r")) == NULL) {
@@ -884,10 +938,34 @@ config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 		fclose(fp);
 		return -1;
 	}
-	config_cur = ctx;
-	rc = cfg_parse_fp(cfg, fp);
-	config_cur = NULL;
+	if (st.st_size > CONFIG_FILE_MAX) {
+		config_errf(ctx->err, ctx->errlen, "%s: larger than %d bytes",
+		    ctx->file, CONFIG_FILE_MAX);
+		fclose(fp);
+		return -1;
+	}
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+		config_errf(ctx->err, ctx->errlen, "%s: %s", ctx->file,
+		    strerror(errno));
+		fclose(fp);
+		return -1;
+	}
+	n = fread(text, 1, (size_t)st.st_size, fp);
 	fclose(fp);
+	config_strip_comments(text, n);
+	if (n == 0)
+		text[n++] = '\n';	/* fmemopen() refuses a size of 0 */
+	if ((mem = fmemopen(text, n, "r")) == NULL) {
+		config_errf(ctx->err, ctx->errlen, "%s: %s", ctx->file,
+		    strerror(errno));
+		free(text);
+		return -1;
+	}
+	config_cur = ctx;
+	rc = cfg_parse_fp(cfg, mem);
+	config_cur = NULL;
+	fclose(mem);
+	free(text);
 	if (rc != CFG_SUCCESS) {
 		if (!ctx->failed)
 			config_errf(ctx->err, ctx->errlen, "%s: parse error",

@@ -54,11 +54,25 @@ on_status(llhttp_t *p, const char *at, size_t n)
 	return 0;
 }
 
+/* RFC 9110 5.6.2 tchar: llhttp (not built strict) lets SP and HTAB into names. */
+static int
+is_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int
 on_header_field(llhttp_t *p, const char *at, size_t n)
 {
 	struct http_head	*h = HEAD(p);
 	struct http_header	*hd;
+	size_t			 i;
+
+	/* Whitespace before the colon or inside a name: a smuggling vector. */
+	for (i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)at[i]))
+			return -1;
 
 	/* A new field starts once the previous one has a value. */
 	if (h->nheaders == 0 || h->headers[h->nheaders - 1].value != NULL) {
@@ -80,6 +94,10 @@ on_header_value(llhttp_t *p, const char *at, size_t n)
 	struct http_header	*hd = &HEAD(p)->headers[HEAD(p)->nheaders - 1];
 
 	span_extend(&hd->value, &hd->valuelen, at, n);
+	/* obs-fold: llhttp hands over the pieces; the span then holds CR LF (RFC 9112 5.2). */
+	if (memchr(hd->value, '\r', hd->valuelen) != NULL ||
+	    memchr(hd->value, '\n', hd->valuelen) != NULL)
+		return -1;
 	return 0;
 }
 
@@ -91,6 +109,10 @@ on_header_value_complete(llhttp_t *p)
 	/* An empty value still ends the field. */
 	if (hd->value == NULL)
 		hd->value = hd->name + hd->namelen;
+	/* Trailing OWS is not part of the value (RFC 9110 5.5). */
+	while (hd->valuelen > 0 && (hd->value[hd->valuelen - 1] == ' ' ||
+	    hd->value[hd->valuelen - 1] == '\t'))
+		hd->valuelen--;
 	return 0;
 }
 
@@ -193,10 +215,13 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 int
 http_head_finish(struct http_head *h)
 {
+	llhttp_errno_t	e;
+
 	if (llhttp_get_errno(&h->parser) == HPE_PAUSED)
 		llhttp_resume(&h->parser);
-	if (llhttp_finish(&h->parser) != HPE_OK &&
-	    llhttp_get_errno(&h->parser) != HPE_PAUSED)
+	/* on_message_complete pauses; llhttp_finish returns that, unrecorded. */
+	e = llhttp_finish(&h->parser);
+	if (e != HPE_OK && e != HPE_PAUSED)
 		return -1;
 	return h->msg_complete ? 0 : -1;
 }

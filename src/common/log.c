@@ -51,12 +51,12 @@ log_set_stderr(int to_stderr)
 }
 
 static int
-log_open_file(const char *name, char *err, size_t errlen)
+log_open_file(const char *dir, const char *name, char *err, size_t errlen)
 {
 	char	path[PATH_MAX + 32];
 	int	fd;
 
-	snprintf(path, sizeof(path), "%s/%s", log_dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	/* O_APPEND: each line is one write(), so lines of workers never interleave. */
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1 && err != NULL)
@@ -64,34 +64,31 @@ log_open_file(const char *name, char *err, size_t errlen)
 	return fd;
 }
 
-static void
-log_close_files(void)
+int
+log_open_dir(const char *dir, char *err, size_t errlen)
 {
+	int	fd = -1, afd = -1;
+
+	if (dir != NULL && dir[0] != '\0') {
+		if (strlen(dir) >= sizeof(log_dir)) {
+			snprintf(err, errlen, "log_dir %s: name too long", dir);
+			return -1;
+		}
+		/* Both new files open, or nothing changes: a reload is all or nothing. */
+		if ((fd = log_open_file(dir, "rproxyd.log", err, errlen)) == -1)
+			return -1;
+		if ((afd = log_open_file(dir, "access.log", err, errlen)) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
 	if (log_fd != -1)
 		close(log_fd);
 	if (access_fd != -1)
 		close(access_fd);
-	log_fd = access_fd = -1;
-}
-
-int
-log_open_dir(const char *dir, char *err, size_t errlen)
-{
-	log_close_files();
-	if (dir == NULL || dir[0] == '\0') {
-		log_dir[0] = '\0';
-		return 0;
-	}
-	if (strlen(dir) >= sizeof(log_dir)) {
-		snprintf(err, errlen, "log_dir %s: name too long", dir);
-		return -1;
-	}
-	strcpy(log_dir, dir);
-	if ((log_fd = log_open_file("rproxyd.log", err, errlen)) == -1 ||
-	    (access_fd = log_open_file("access.log", err, errlen)) == -1) {
-		log_close_files();
-		return -1;
-	}
+	log_fd = fd;
+	access_fd = afd;
+	snprintf(log_dir, sizeof(log_dir), "%s", dir != NULL ? dir : "");
 	return 0;
 }
 
@@ -103,11 +100,11 @@ log_reopen(void)
 	if (log_dir[0] == '\0')
 		return;
 	/* Open the new file before closing the old: a failed open keeps logging. */
-	if ((fd = log_open_file("rproxyd.log", NULL, 0)) != -1) {
+	if ((fd = log_open_file(log_dir, "rproxyd.log", NULL, 0)) != -1) {
 		dup2(fd, log_fd);
 		close(fd);
 	}
-	if ((fd = log_open_file("access.log", NULL, 0)) != -1) {
+	if ((fd = log_open_file(log_dir, "access.log", NULL, 0)) != -1) {
 		dup2(fd, access_fd);
 		close(fd);
 	}

@@ -1,5 +1,6 @@
 /* main.c: rproxyd's command line: check a config, daemonize, run the master. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +77,7 @@ main(int argc, char *argv[])
 {
 	struct rp_config	*conf;
 	const char		*file = RP_DEFAULT_CONFIG, *status_cmd = NULL;
-	char			 err[1024];
+	char			 err[1024], abspath[PATH_MAX];
 	int			 ch, foreground = 0, test = 0, ready_fd = -1;
 
 	while ((ch = getopt(argc, argv, "c:fhs:tv")) != -1) {
@@ -112,7 +113,11 @@ main(int argc, char *argv[])
 		fprintf(stderr, "rproxyd: %s\n", strerror(errno));
 		return 1;
 	}
-	if (config_load(file, conf, err, sizeof(err)) == -1) {
+	/* Absolute, so a reload after daemonizing (chdir /) finds the same file. */
+	if (realpath(file, abspath) != NULL)
+		file = abspath;
+	if (config_load(file, conf, err, sizeof(err)) == -1 ||
+	    master_check_config(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "rproxyd: %s\n", err);
 		if (!test) {
 			openlog("rproxyd", LOG_PID, LOG_DAEMON);

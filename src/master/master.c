@@ -1,7 +1,9 @@
 /* master.c: the supervisor: forks workers, reaps and respawns them, handles signals. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "health.h"
 #include "log.h"
 #include "master.h"
+#include "metrics_server.h"
 #include "net.h"
 #include "pidfile.h"
 #include "shm.h"
@@ -36,6 +39,7 @@ struct child {
 struct master {
 	struct rp_config	*conf;
 	struct shm_region	*shm;
+	struct metrics_server	*metrics;	/* served from the master's own loop */
 	struct child		*children;	/* one per shm slot */
 	unsigned		 nslots;
 	unsigned		 generation;
@@ -46,6 +50,7 @@ struct master {
 	unsigned		 crashes;	/* consecutive early deaths */
 	int64_t			 respawn_at;	/* 0: no respawn pending */
 	int			 exit_status;
+	int			 foreground;
 };
 
 /* Signal handlers only set these; the loop acts on them in a fixed order. */
@@ -143,24 +148,46 @@ master_sync_backends(struct master *m, const struct rp_config *conf, char *err, 
 	return 0;
 }
 
+/* Once daemonized and serving, stderr is nobody's: syslog and log files take over. */
+static void
+master_detach_stderr(void)
+{
+	int	fd;
+
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		return;
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
 static int
 master_spawn(struct master *m, unsigned idx)
 {
 	struct slot	*s = &m->shm->slots[idx];
 	pid_t		 pid;
 
+	/*
+	 * Claim the slot before fork(): the child owns its state from its first
+	 * instruction, and a store here after fork() could overwrite its BUSY.
+	 */
+	atomic_store(&s->state, SLOT_IDLE);
 	pid = fork();
 	if (pid == -1) {
+		atomic_store(&s->state, SLOT_FREE);
 		log_warn("event=fork_failed");
 		return -1;
 	}
 	if (pid == 0) {
 		if (m->pidfile_fd != -1)
 			close(m->pidfile_fd);
+		metrics_server_close_inherited(m->metrics);
+		/* A daemon's workers must not hold the starting shell's stderr open. */
+		if (!m->foreground)
+			master_detach_stderr();
 		worker_main(m->conf, m->shm, s, m->listen_fd, m->generation);
 	}
 	atomic_store(&s->pid, (int32_t)pid);
-	atomic_store(&s->state, SLOT_IDLE);
 	m->children[idx].pid = pid;
 	m->children[idx].generation = m->generation;
 	m->children[idx].started = clock_now_ns();
@@ -226,6 +253,8 @@ master_log_exit(const struct child *c, int status)
 		    (long)c->pid, c->generation, WEXITSTATUS(status));
 }
 
+static void	master_begin_stop(struct master *);
+
 static void
 master_reap(struct master *m)
 {
@@ -249,7 +278,9 @@ master_reap(struct master *m)
 		    !m->stopping) {
 			log_err("event=worker_fatal pid=%ld action=stop", (long)pid);
 			m->exit_status = 1;
-			sig_stop++;
+			memset(c, 0, sizeof(*c));
+			master_begin_stop(m);
+			continue;
 		}
 		if (!c->retiring && !m->stopping &&
 		    c->generation == m->generation) {
@@ -257,8 +288,8 @@ master_reap(struct master *m)
 			now = clock_now_ns();
 			m->crashes = now - c->started < CRASH_WINDOW_NS ? m->crashes + 1 : 0;
 			/* A crash loop backs off instead of forking as fast as it can. */
-			delay = m->crashes == 0 ? 0 : (100 * NS_PER_MS) << (m->crashes < 7 ?
-			    m->crashes - 1 : 6);
+			delay = m->crashes == 0 ? 0 : (100 * NS_PER_MS) << (m->crashes < 8 ?
+			    m->crashes - 1 : 7);
 			if (delay > BACKOFF_MAX_NS)
 				delay = BACKOFF_MAX_NS;
 			if (delay > 0)
@@ -288,6 +319,21 @@ master_begin_stop(struct master *m)
 	if (net_set_nonblock(m->listen_fd) == -1)
 		log_warn("event=shutdown listen: fcntl O_NONBLOCK");
 	master_signal_children(m, SIGTERM, 0);
+}
+
+int
+master_check_config(const struct rp_config *conf, char *err, size_t errlen)
+{
+	/* Workers drop privileges after fork(): a typo must fail the start, not them. */
+	if (conf->user[0] != '\0' && getpwnam(conf->user) == NULL) {
+		snprintf(err, errlen, "%s: user %s: no such user", conf->path, conf->user);
+		return -1;
+	}
+	if (conf->group[0] != '\0' && getgrnam(conf->group) == NULL) {
+		snprintf(err, errlen, "%s: group %s: no such group", conf->path, conf->group);
+		return -1;
+	}
+	return 0;
 }
 
 /* Restart-only keys: they size or name what the running daemon holds. */
@@ -325,16 +371,16 @@ master_reload(struct master *m)
 		return;
 	}
 	if (config_load(m->conf->path, n, err, sizeof(err)) == -1 ||
+	    master_check_config(n, err, sizeof(err)) == -1 ||
 	    master_reload_check(m, n, err, sizeof(err)) == -1 ||
+	    (strcmp(n->log_dir, m->conf->log_dir) != 0 &&
+	    log_open_dir(n->log_dir, err, sizeof(err)) == -1) ||
 	    master_sync_backends(m, n, err, sizeof(err)) == -1) {
 		log_err("event=reload result=failed error=\"%s\" action=keep_running", err);
 		atomic_fetch_add(&m->shm->hdr.reloads_failed, 1);
 		free(n);
 		return;
 	}
-	if (strcmp(n->log_dir, m->conf->log_dir) != 0 &&
-	    log_open_dir(n->log_dir, err, sizeof(err)) == -1)
-		log_warnx("event=reload log_dir error=\"%s\"", err);
 	log_set_level(n->log_level);
 	free(m->conf);
 	m->conf = n;
@@ -348,19 +394,6 @@ master_reload(struct master *m)
 	    m->generation, n->nbackends, n->workers);
 }
 
-/* Once daemonized and serving, stderr is nobody's: syslog and log files take over. */
-static void
-master_detach_stderr(void)
-{
-	int	fd;
-
-	if ((fd = open("/dev/null", O_RDWR)) == -1)
-		return;
-	dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
 static int
 master_setup(struct master *m, int foreground, char *err, size_t errlen)
 {
@@ -368,6 +401,8 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 	char		addr[NET_ADDRSTR_MAX];
 
 	m->pidfile_fd = -1;
+	if (master_check_config(m->conf, err, errlen) == -1)
+		return -1;
 	if (m->conf->pidfile[0] != '\0' &&
 	    (m->pidfile_fd = pidfile_create(m->conf->pidfile, err, errlen)) == -1)
 		return -1;
@@ -387,6 +422,9 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 		return -1;
 	if (master_sync_backends(m, m->conf, err, errlen) == -1)
 		return -1;
+	if ((m->metrics = metrics_server_open(&m->conf->metrics_listen, m->shm, err,
+	    errlen)) == NULL)
+		return -1;
 	net_addr_str(&m->conf->listen, addr, sizeof(addr));
 	log_notice("event=start version=%s listen=%s workers=%u backends=%zu pid=%ld%s",
 	    PACKAGE_VERSION, addr, m->conf->workers, m->conf->nbackends, (long)getpid(),
@@ -399,6 +437,7 @@ master_teardown(struct master *m)
 {
 	if (m->listen_fd != -1)
 		close(m->listen_fd);
+	metrics_server_close(m->metrics);
 	if (m->shm != NULL)
 		shm_destroy(m->shm, getpid());
 	pidfile_remove(m->conf->pidfile, m->pidfile_fd);
@@ -409,6 +448,8 @@ int
 master_run(struct rp_config *conf, int foreground, int ready_fd)
 {
 	struct master	 m;
+	struct pollfd	 pfd[METRICS_POLLFD_MAX];
+	nfds_t		 nfds;
 	sigset_t	 wait_mask;
 	struct timespec	 ts;
 	char		 err[1024];
@@ -416,6 +457,7 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
+	m.foreground = foreground;
 	m.listen_fd = -1;
 	master_signals(&wait_mask);
 	if (master_setup(&m, foreground, err, sizeof(err)) == -1) {
@@ -442,11 +484,12 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 			wake = m.respawn_at;
 		if (m.stopping && m.stop_deadline < wake)
 			wake = m.stop_deadline;
+		nfds = metrics_server_pollfds(m.metrics, pfd, METRICS_POLLFD_MAX, &wake);
 		wake = wake > now ? wake - now : 0;
 		ts.tv_sec = wake / 1000000000LL;
 		ts.tv_nsec = wake % 1000000000LL;
 		/* The one place the master waits, and the only place signals get in. */
-		if (ppoll(NULL, 0, &ts, &wait_mask) == -1 && errno != EINTR)
+		if (ppoll(pfd, nfds, &ts, &wait_mask) == -1 && errno != EINTR)
 			log_warn("ppoll");
 
 		if (sig_child) {
@@ -468,6 +511,8 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 			master_signal_children(&m, SIGUSR1, 0);
 			log_notice("event=reopen_logs");
 		}
+		/* After reaping, so a scrape sees a dead worker's slot folded or live. */
+		metrics_server_handle(m.metrics, pfd, nfds);
 		now = clock_now_ns();
 		if (m.stopping) {
 			if (master_count(&m, 0) == 0)
@@ -480,10 +525,14 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 			}
 			continue;
 		}
-		if (m.respawn_at != 0 && now >= m.respawn_at) {
-			m.respawn_at = 0;
+		if (log_rotate(m.conf->log_max_size, m.conf->log_keep))
+			master_signal_children(&m, SIGUSR1, 0);
+		/* Respawn the dead, or fill in for old workers a reload retired. */
+		if (m.respawn_at != 0 && now < m.respawn_at)
+			continue;
+		m.respawn_at = 0;
+		if (master_count(&m, 1) < m.conf->workers)
 			master_fill(&m);
-		}
 	}
 	log_notice("event=shutdown phase=done status=%d", m.exit_status);
 	master_teardown(&m);

@@ -11,4 +11,7 @@
  */
 int	master_run(struct rp_config *conf, int foreground, int ready_fd);
 
+/* Checks beyond the file's syntax: the user and group exist. -1 with err set. */
+int	master_check_config(const struct rp_config *conf, char *err, size_t errlen);
+
 #endif

@@ -519,7 +519,8 @@ const struct metric_family metric_families[] = {
 	{ "rproxyd_connections_total", METRIC_COUNTER, "",
 	    "Client connections accepted.", emit_connections },
 	{ "rproxyd_client_bytes_total", METRIC_COUNTER, "direction",
-	    "Bytes received from (in) and sent to (out) clients.", emit_client_bytes },
+	    "Request body bytes received from clients (in) and response bytes, heads "
+	    "included, sent to them (out).", emit_client_bytes },
 	{ "rproxyd_workers", METRIC_GAUGE, "state",
 	    "Worker processes serving a connection (busy, draining ones included) or "
 	    "waiting for one (idle).", emit_workers },

@@ -186,6 +186,7 @@ client_serve(struct worker *w, int fd, const struct sockaddr *peer)
 			status = head_check(&c.req);
 			break;
 		}
+		worker_check_signals();
 		exchange_begin(&c, &x);
 		c.nreq++;
 		c.close = status != 0 || !http_head_keep_alive(&c.req) ||

@@ -34,12 +34,16 @@ health_success(struct shm_backend *b)
 }
 
 enum health_change
-health_failure(struct shm_backend *b, int64_t now, const struct health_params *p)
+health_failure(struct shm_backend *b, int64_t now, const struct health_params *p,
+    int probing)
 {
 	uint32_t	state = BACKEND_HEALTHY, n;
 
 	n = atomic_fetch_add(&b->failures, 1) + 1;
 	if (atomic_load(&b->state) != BACKEND_HEALTHY) {
+		/* Requests sent before it fell say nothing new. */
+		if (!probing)
+			return HEALTH_NO_CHANGE;
 		/* A failed probe (or a forced try) starts a new cooldown. */
 		atomic_store(&b->cooldown_until, now + p->cooldown_ns);
 		atomic_store(&b->probe_until, 0);

@@ -29,8 +29,9 @@ enum health_change {
 int	health_acquire(struct shm_backend *b, int64_t now, const struct health_params *p);
 
 enum health_change health_success(struct shm_backend *b);
+/* probing: the request was the half-open probe (or an all-down fallback try). */
 enum health_change health_failure(struct shm_backend *b, int64_t now,
-	    const struct health_params *p);
+	    const struct health_params *p, int probing);
 
 /* Mark healthy with no failures (a backend new in the configuration). */
 void	health_reset(struct shm_backend *b);

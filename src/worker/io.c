@@ -48,19 +48,19 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 	}
 }
 
-int
-io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
-    int64_t deadline)
+/*
+ * Send iov fully. While the socket is full, wait until deadline; with fn, also
+ * watch the socket for input, call fn on it and give the wait another gap.
+ */
+static int
+io_sendv(int fd, struct iovec *iov, int64_t deadline, int64_t gap,
+    outbuf_readable_fn fn, void *ctx)
 {
-	struct iovec	iov[2];
+	struct pollfd	pfd;
 	struct msghdr	msg;
 	ssize_t		n;
 	int		rc;
 
-	iov[0].iov_base = (void *)a;
-	iov[0].iov_len = alen;
-	iov[1].iov_base = (void *)b;
-	iov[1].iov_len = blen;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 2;
@@ -72,8 +72,25 @@ io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return IO_ERROR;
-			if ((rc = io_wait(fd, POLLOUT, deadline)) != 1)
-				return rc;
+			if (fn == NULL) {
+				if ((rc = io_wait(fd, POLLOUT, deadline)) != 1)
+					return rc;
+				continue;
+			}
+			pfd.fd = fd;
+			pfd.events = POLLOUT | POLLIN;
+			rc = poll(&pfd, 1, clock_ms_until(deadline));
+			if (rc == 0)
+				return IO_TIMEOUT;
+			if (rc < 0 && errno != EINTR)
+				return IO_ERROR;
+			if (rc > 0 && (pfd.revents & POLLIN)) {
+				if (fn(ctx) != 0) {
+					errno = ECANCELED;
+					return IO_ERROR;
+				}
+				deadline = clock_now_ns() + gap;
+			}
 			continue;
 		}
 		if ((size_t)n >= iov[0].iov_len) {
@@ -87,6 +104,19 @@ io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
 		}
 	}
 	return 0;
+}
+
+int
+io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
+    int64_t deadline)
+{
+	struct iovec	iov[2];
+
+	iov[0].iov_base = (void *)a;
+	iov[0].iov_len = alen;
+	iov[1].iov_base = (void *)b;
+	iov[1].iov_len = blen;
+	return io_sendv(fd, iov, deadline, 0, NULL, NULL);
 }
 
 int
@@ -132,20 +162,35 @@ void
 outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns)
 {
 	ob->fd = fd;
+	ob->on_readable = NULL;
+	ob->ctx = NULL;
 	ob->failed = 0;
 	ob->gap_ns = gap_ns;
 	ob->len = 0;
 	ob->total = 0;
 }
 
+void
+outbuf_on_readable(struct outbuf *ob, outbuf_readable_fn fn, void *ctx)
+{
+	ob->on_readable = fn;
+	ob->ctx = ctx;
+}
+
 static int
 outbuf_write(struct outbuf *ob, const void *data, size_t len)
 {
-	int	rc;
+	struct iovec	iov[2];
+	int		rc;
 
 	if (ob->failed)
 		return ob->failed;
-	rc = io_write2(ob->fd, ob->buf, ob->len, data, len, clock_now_ns() + ob->gap_ns);
+	iov[0].iov_base = ob->buf;
+	iov[0].iov_len = ob->len;
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = len;
+	rc = io_sendv(ob->fd, iov, clock_now_ns() + ob->gap_ns, ob->gap_ns,
+	    ob->on_readable, ob->ctx);
 	if (rc != 0)
 		return ob->failed = rc;
 	ob->total += ob->len + len;

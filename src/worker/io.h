@@ -29,8 +29,12 @@ int	io_connect(const struct sockaddr *sa, socklen_t salen, int64_t deadline);
  */
 #define OUTBUF_SIZE	16384
 
+typedef int (*outbuf_readable_fn)(void *ctx);
+
 struct outbuf {
 	int		fd;
+	outbuf_readable_fn on_readable;	/* see outbuf_on_readable() */
+	void		*ctx;
 	int		failed;		/* IO_* of the first failed write, 0 if none */
 	int64_t		gap_ns;		/* each write must progress within this */
 	size_t		len;
@@ -39,6 +43,13 @@ struct outbuf {
 };
 
 void	outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns);
+
+/*
+ * While a write waits for the peer to take more, also watch fd for input and
+ * call fn when there is some (the peer answers while we still send); fn
+ * returning -1 fails the write. Progress either way restarts the gap clock.
+ */
+void	outbuf_on_readable(struct outbuf *ob, outbuf_readable_fn fn, void *ctx);
 int	outbuf_put(struct outbuf *ob, const void *data, size_t len);
 int	outbuf_printf(struct outbuf *ob, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

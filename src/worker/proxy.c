@@ -40,19 +40,23 @@ struct attempt {
 	int			 reused;	/* pooled connection */
 	int			 wrote;		/* request bytes went out */
 	int			 got_bytes;	/* response bytes came back */
+	int			 probing;	/* sent to a backend out of rotation */
 	enum fail_reason	 reason;
 	int			 err;		/* errno of the failure, 0 if none */
 	const char		*what;		/* the step that failed */
 	int64_t			 start;
 	struct http_head	 resp;
 	size_t			 rpos, rlen;	/* parsed and filled bytes of bbuf */
+	int			 began;		/* response head accepted, sent on to the client */
+	enum body_framing	 framing;	/* of the body to the client */
+	struct conn		*c;		/* for the callbacks */
+	struct exchange		*x;
 };
 
-/* A response body on its way to the client. */
-struct relay {
-	struct conn		*c;
-	enum body_framing	 framing;
-};
+#define IO_BUF_FULL	(-3)	/* response head larger than the backend buffer */
+
+static int	response_while_sending(void *);
+static int	attempt_read_head(struct conn *, struct attempt *);
 
 static const char *
 status_text(int status)
@@ -237,6 +241,7 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 	/* Streamed: the client's pace sets the time, so the attempt clock restarts after. */
 	b->ob = &c->w->bout;
 	outbuf_init(b->ob, a->fd, (int64_t)w->conf->read_timeout_ms * NS_PER_MS);
+	outbuf_on_readable(b->ob, response_while_sending, a);
 	b->streaming = 1;
 	b->chunked = rr.framing == FRAME_CHUNKED;
 	outbuf_put(b->ob, w->hbuf, hlen);
@@ -252,7 +257,8 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 		outbuf_put(b->ob, "0\r\n\r\n", 5);
 	if (br == BODY_OK)
 		outbuf_flush(b->ob);
-	a->start = clock_now_ns();
+	if (!a->began)
+		a->start = clock_now_ns();
 	if (b->ob->failed || br == BODY_BACKEND) {
 		attempt_fail(a, b->ob->failed == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
 		    "send", b->ob->failed == IO_TIMEOUT ? ETIMEDOUT : errno);
@@ -263,51 +269,6 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 	return 0;
 }
 
-/* Read the response head within request_timeout of the attempt's start. */
-static int
-attempt_read_head(struct conn *c, struct attempt *a)
-{
-	struct worker	*w = c->w;
-	int64_t		 deadline;
-	ssize_t		 n;
-	long		 used;
-
-	deadline = a->start + (int64_t)w->conf->request_timeout_ms * NS_PER_MS;
-	http_head_init(&a->resp, HTTP_RESPONSE, w->resp_headers, w->conf->max_headers,
-	    BACKEND_BUF);
-	a->resp.skip_body = http_token_eq(c->req.method, c->req.methodlen, "HEAD");
-	a->rpos = a->rlen = 0;
-	while (!a->resp.head_complete) {
-		if (a->rpos == a->rlen) {
-			if (a->rlen == BACKEND_BUF) {
-				attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large", 0);
-				return -1;
-			}
-			n = io_read(a->fd, w->bbuf + a->rlen, BACKEND_BUF - a->rlen, deadline);
-			if (n == 0) {
-				attempt_fail(a, FAIL_RESET, "read",
-				    a->got_bytes ? EPIPE : ECONNRESET);
-				a->what = "closed before the response head";
-				return -1;
-			}
-			if (n < 0) {
-				attempt_fail(a, n == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
-				    "read", n == IO_TIMEOUT ? ETIMEDOUT : errno);
-				return -1;
-			}
-			a->got_bytes = 1;
-			a->rlen += (size_t)n;
-		}
-		used = http_head_feed(&a->resp, w->bbuf + a->rpos, a->rlen - a->rpos);
-		if (used < 0) {
-			attempt_fail(a, FAIL_BAD_RESPONSE, http_head_error_reason(&a->resp), 0);
-			return -1;
-		}
-		a->rpos += (size_t)used;
-	}
-	return 0;
-}
-
 /* Connect (or reuse), send, and read the head. 0 on success, -1 on a backend failure. */
 static int
 attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *a)
@@ -315,6 +276,11 @@ attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *
 	struct worker	*w = c->w;
 	int		 rc;
 
+	a->c = c;
+	a->x = x;
+	http_head_init(&a->resp, HTTP_RESPONSE, w->resp_headers, w->conf->max_headers,
+	    BACKEND_BUF);
+	a->resp.skip_body = http_token_eq(c->req.method, c->req.methodlen, "HEAD");
 	a->start = clock_now_ns();
 	a->fd = upstream_get(w, a->i, a->start +
 	    (int64_t)w->conf->connect_timeout_ms * NS_PER_MS, &a->reused, &a->reason);
@@ -326,8 +292,8 @@ attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *
 	rc = attempt_send(c, x, b, a);
 	if (rc > 0)
 		return rc;
-	if (rc == 0)
-		rc = attempt_read_head(c, a);
+	if (rc == 0 || (a->began && a->resp.msg_complete))
+		rc = attempt_read_head(c, a);	/* done already if it began while sending */
 	return rc;
 }
 
@@ -370,19 +336,20 @@ attempt_failed(struct conn *c, struct exchange *x, struct attempt *a)
 	    "reason=%s error=\"%s%s%s\"", x->id, u->conf->name, u->hostport, x->attempts,
 	    shm_fail_reason_name(a->reason), a->what, a->err ? ": " : "",
 	    a->err ? strerror(a->err) : "");
-	health_log(w, a->i, health_failure(u->health, clock_now_ns(), &w->lb.health), a);
+	health_log(w, a->i, health_failure(u->health, clock_now_ns(), &w->lb.health,
+	    a->probing), a);
 }
 
 static int
 relay_sink(void *ctx, const char *data, size_t len)
 {
-	struct relay	*r = ctx;
-	struct outbuf	*ob = &r->c->out;
+	struct attempt	*a = ctx;
+	struct outbuf	*ob = &a->c->out;
 
-	if (r->framing == FRAME_CHUNKED)
+	if (a->framing == FRAME_CHUNKED)
 		outbuf_printf(ob, "%zx\r\n", len);
 	outbuf_put(ob, data, len);
-	if (r->framing == FRAME_CHUNKED)
+	if (a->framing == FRAME_CHUNKED)
 		outbuf_put(ob, "\r\n", 2);
 	return ob->failed ? -1 : 0;
 }
@@ -405,20 +372,16 @@ response_framing(const struct conn *c, const struct attempt *a, uint64_t *length
 }
 
 /*
- * Send the response head and stream its body to the client. Returns 0 when
- * the backend connection ended cleanly and may be pooled, 1 when it must be
- * closed, -1 when the client connection is broken too.
+ * The backend's response head is complete: count the attempt a success and
+ * queue the client's response head. From here on nothing can be retried.
  */
 static int
-relay_response(struct conn *c, struct exchange *x, struct attempt *a)
+response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 {
 	struct worker		*w = c->w;
+	struct upstream		*u = &w->up[a->i];
 	struct rewrite_response	 rr;
-	struct relay		 r = { c, FRAME_NONE };
-	int64_t			 gap = (int64_t)w->conf->read_timeout_ms * NS_PER_MS;
 	size_t			 hlen;
-	ssize_t			 n;
-	long			 used;
 
 	memset(&rr, 0, sizeof(rr));
 	rr.request_id = x->id;
@@ -427,28 +390,152 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 	if (rr.framing == FRAME_CLOSE)
 		c->close = 1;
 	rr.keep_alive = !c->close;
-	hlen = rewrite_response_head(w->hbuf, w->hcap, &a->resp, &rr);
-	if (hlen == 0)
+	/* Its own buffer: hbuf may still be on its way to the backend. */
+	hlen = rewrite_response_head(w->rhbuf, w->hcap, &a->resp, &rr);
+	if (hlen == 0) {
+		attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large to rewrite", 0);
 		return -1;
+	}
+	histogram_observe(&u->stats->latency, (uint64_t)(clock_now_ns() - a->start) /
+	    NS_PER_US);
+	counter_add(&u->stats->responses[shm_code_index(http_head_status(&a->resp))], 1);
+	health_log(w, a->i, health_success(u->health), a);
+	a->began = 1;
+	a->framing = rr.framing;
 	x->status = http_head_status(&a->resp);
 	x->head_sent = 1;
-	outbuf_init(&c->out, c->fd, gap);
-	outbuf_put(&c->out, w->hbuf, hlen);
-	r.framing = rr.framing;
+	outbuf_init(&c->out, c->fd, (int64_t)w->conf->read_timeout_ms * NS_PER_MS);
+	outbuf_put(&c->out, w->rhbuf, hlen);
 	a->resp.on_body = relay_sink;
-	a->resp.body_ctx = &r;
+	a->resp.body_ctx = a;
+	return 0;
+}
+
+/* Parse what bbuf holds: the head, then body bytes on to the client. 0, or -1. */
+static int
+response_feed(struct conn *c, struct exchange *x, struct attempt *a)
+{
+	struct worker	*w = c->w;
+	long		 used;
+
 	for (;;) {
 		used = http_head_feed(&a->resp, w->bbuf + a->rpos, a->rlen - a->rpos);
-		if (used < 0)
-			break;
+		if (used < 0) {
+			if (!a->began)
+				attempt_fail(a, FAIL_BAD_RESPONSE,
+				    http_head_error_reason(&a->resp), 0);
+			return -1;
+		}
 		a->rpos += (size_t)used;
+		if (!a->resp.head_complete || a->began)
+			return 0;
+		if (response_begin(c, x, a) == -1)
+			return -1;
+	}
+}
+
+/* Read once from the backend into bbuf before deadline: >0, 0 at EOF, or IO_*. */
+static ssize_t
+response_read(struct worker *w, struct attempt *a, int64_t deadline)
+{
+	ssize_t	n;
+
+	/* Once the head is on its way, its bytes are no longer needed. */
+	if (a->began && a->rpos == a->rlen)
+		a->rpos = a->rlen = 0;
+	if (a->rlen == BACKEND_BUF)
+		return IO_BUF_FULL;
+	n = io_read(a->fd, w->bbuf + a->rlen, BACKEND_BUF - a->rlen, deadline);
+	if (n > 0) {
+		a->rlen += (size_t)n;
+		a->got_bytes = 1;
+		counter_add(&w->up[a->i].stats->bytes_out, (uint64_t)n);
+	}
+	return n;
+}
+
+/*
+ * Called while a streamed request body waits for the backend to take more:
+ * the backend has something to say (an early answer, or an echo), so read
+ * and relay it now, or both sides would wait on each other.
+ */
+static int
+response_while_sending(void *ctx)
+{
+	struct attempt	*a = ctx;
+	ssize_t		 n;
+
+	if (a->resp.msg_complete)
+		return -1;	/* answered in full: stop sending */
+	n = response_read(a->c->w, a, 0);
+	if (n == IO_TIMEOUT)
+		return 0;	/* nothing after all */
+	if (n <= 0) {
+		if (!a->began)
+			attempt_fail(a, n == 0 ? FAIL_RESET : FAIL_BAD_RESPONSE,
+			    n == 0 ? "closed before the response head" : "read",
+			    n == IO_ERROR ? errno : 0);
+		return -1;
+	}
+	if (response_feed(a->c, a->x, a) == -1)
+		return -1;
+	outbuf_flush(&a->c->out);
+	return a->c->out.failed ? -1 : 0;
+}
+
+/* Read the response head within request_timeout of the attempt's start. */
+static int
+attempt_read_head(struct conn *c, struct attempt *a)
+{
+	struct worker	*w = c->w;
+	int64_t		 deadline;
+	ssize_t		 n;
+
+	deadline = a->start + (int64_t)w->conf->request_timeout_ms * NS_PER_MS;
+	while (!a->began) {
+		if (response_feed(c, a->x, a) == -1)
+			return -1;
+		if (a->began)
+			break;
+		n = response_read(w, a, deadline);
+		if (n == IO_BUF_FULL) {
+			attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large", 0);
+			return -1;
+		}
+		if (n == 0) {
+			attempt_fail(a, FAIL_RESET, "closed before the response head", 0);
+			return -1;
+		}
+		if (n < 0) {
+			attempt_fail(a, n == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
+			    "read", n == IO_TIMEOUT ? ETIMEDOUT : errno);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Stream the rest of the response body to the client. Returns 0 when the
+ * backend connection ended cleanly and may be pooled, 1 when it must be
+ * closed, -1 when the client connection is broken too.
+ */
+static int
+relay_response(struct conn *c, struct exchange *x, struct attempt *a)
+{
+	struct worker	*w = c->w;
+	int64_t		 gap = (int64_t)w->conf->read_timeout_ms * NS_PER_MS;
+	ssize_t		 n;
+
+	for (;;) {
+		if (response_feed(c, x, a) == -1)
+			break;
 		if (a->resp.msg_complete || a->rpos != a->rlen)
 			break;
 		/* Nothing more to parse: send what we have before waiting. */
 		if (outbuf_flush(&c->out) != 0)
 			break;
-		a->rpos = a->rlen = 0;
-		n = io_read(a->fd, w->bbuf, BACKEND_BUF, clock_now_ns() + gap);
+		n = response_read(w, a, clock_now_ns() + gap);
 		if (n == 0 && http_head_needs_eof(&a->resp) &&
 		    http_head_finish(&a->resp) == 0)
 			break;
@@ -458,13 +545,12 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 			    n == 0 ? "EOF" : n == IO_TIMEOUT ? "read timeout" :
 			    strerror(errno));
 			c->close = 1;
+			outbuf_flush(&c->out);
 			x->bytes_out += c->out.total;
 			return -1;
 		}
-		a->rlen = (size_t)n;
-		counter_add(&w->up[a->i].stats->bytes_out, (uint64_t)n);
 	}
-	if (a->resp.msg_complete && r.framing == FRAME_CHUNKED)
+	if (a->resp.msg_complete && a->framing == FRAME_CHUNKED)
 		outbuf_put(&c->out, "0\r\n\r\n", 5);
 	outbuf_flush(&c->out);
 	x->bytes_out += c->out.total;
@@ -493,13 +579,15 @@ attempt_retryable(const struct conn *c, const struct body *b, const struct attem
 
 /*
  * A pooled connection the backend had closed: not the backend's fault. Retry
- * on a fresh connection when the request can be sent again and the backend
- * sent nothing (it cannot have answered, so a POST was not applied either).
+ * on a fresh connection when the backend sent nothing and the request may be
+ * sent again: idempotent, body kept (RFC 9112 9.3.1: a proxy must not retry
+ * a POST on its own, even here).
  */
 static int
-attempt_stale(const struct body *b, const struct attempt *a)
+attempt_stale(const struct conn *c, const struct body *b, const struct attempt *a)
 {
-	return a->reused && a->reason == FAIL_RESET && !a->got_bytes && !b->streaming;
+	return a->reused && a->reason == FAIL_RESET && !a->got_bytes && b->kept &&
+	    method_idempotent(c->req.method, c->req.methodlen);
 }
 
 static void
@@ -583,6 +671,7 @@ proxy_exchange(struct conn *c, struct exchange *x)
 			break;
 		memset(&a, 0, sizeof(a));
 		a.i = i;
+		a.probing = how != LB_PICK_HEALTHY;
 		x->attempts++;
 		x->backend = i;
 		log_debug("event=select request_id=%s backend=%s attempt=%u how=%s", x->id,
@@ -590,13 +679,14 @@ proxy_exchange(struct conn *c, struct exchange *x)
 		    how == LB_PICK_PROBE ? "probe" : "fallback");
 		atomic_fetch_add_explicit(&w->up[i].stats->inflight, 1, memory_order_relaxed);
 		rc = attempt_run(c, x, &b, &a);
-		if (rc == -1 && attempt_stale(&b, &a)) {
+		if (rc == -1 && attempt_stale(c, &b, &a)) {
 			log_info("event=stale_connection request_id=%s backend=%s "
 			    "action=retry_fresh", x->id, w->up[i].conf->name);
 			close(a.fd);
 			upstream_discard_idle(w, i);
 			memset(&a, 0, sizeof(a));
 			a.i = i;
+			a.probing = how != LB_PICK_HEALTHY;
 			rc = attempt_run(c, x, &b, &a);
 		}
 		if (rc > 0) {
@@ -606,6 +696,8 @@ proxy_exchange(struct conn *c, struct exchange *x)
 			if (a.fd >= 0)
 				close(a.fd);
 			c->close = 1;
+			if (a.began)
+				return -1;	/* its response is on the way: just end */
 			if (rc == BODY_CLIENT_TIMEOUT)
 				proxy_send_error(c, x, 408);
 			else if (rc == BODY_TOO_LARGE)
@@ -615,19 +707,26 @@ proxy_exchange(struct conn *c, struct exchange *x)
 			return -1;
 		}
 		if (rc == 0) {
-			histogram_observe(&w->up[i].stats->latency,
-			    (uint64_t)(clock_now_ns() - a.start) / NS_PER_US);
-			counter_add(&w->up[i].stats->responses[shm_code_index(
-			    http_head_status(&a.resp))], 1);
-			health_log(w, i, health_success(w->up[i].health), &a);
 			rc = relay_response(c, x, &a);
 			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
 			    memory_order_relaxed);
-			if (rc == 0)
+			if (rc == 0 && c->req.msg_complete)
 				upstream_put(w, i, a.fd);
 			else
 				close(a.fd);
+			if (!c->req.msg_complete)
+				c->close = 1;	/* answered before the whole body came */
 			return c->close ? -1 : 0;
+		}
+		if (a.began) {
+			/* The response had begun: the client's connection is all we can end. */
+			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
+			    memory_order_relaxed);
+			close(a.fd);
+			outbuf_flush(&c->out);
+			x->bytes_out += c->out.total;
+			c->close = 1;
+			return -1;
 		}
 		atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1, memory_order_relaxed);
 		if (a.fd >= 0)

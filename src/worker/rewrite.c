@@ -127,7 +127,9 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 		hb_printf(&hb, "Host: %s\r\n", rr->default_host);
 	for (i = 0; i < req->nheaders; i++) {
 		hd = &req->headers[i];
-		if (hop_by_hop(req, hd) || name_in(hd, request_set_headers))
+		/* Host is end-to-end whatever Connection says: HTTP/1.1 requires it. */
+		if ((hop_by_hop(req, hd) && hd != host) ||
+		    name_in(hd, request_set_headers))
 			continue;
 		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);
 	}

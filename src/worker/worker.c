@@ -68,6 +68,27 @@ worker_signals(void)
 	sigprocmask(SIG_SETMASK, &work_mask, NULL);
 }
 
+void
+worker_check_signals(void)
+{
+	sigset_t	pending;
+	int		i;
+
+	/*
+	 * A request can be served without the worker ever waiting (pipelined, or
+	 * ppoll() found the socket readable and put the mask back before the
+	 * handler ran): let pending stop signals in here, once per request.
+	 */
+	if (sigpending(&pending) == -1)
+		return;
+	for (i = 1; i < NSIG; i++)
+		if (sigismember(&pending, i) == 1 && sigismember(&wait_mask, i) == 0) {
+			sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+			sigprocmask(SIG_SETMASK, &work_mask, NULL);
+			return;
+		}
+}
+
 int
 worker_idle_wait(int fd, int64_t deadline)
 {
@@ -140,6 +161,7 @@ worker_setup(struct worker *w)
 	/* Room for a head plus what the proxy adds to it. */
 	w->hcap = 2 * conf->max_header_size + 4096;
 	w->hbuf = worker_alloc(w->hcap);
+	w->rhbuf = worker_alloc(w->hcap);
 	w->keepcap = KEEP_BODY_MAX + READ_CHUNK;
 	w->keep = worker_alloc(w->keepcap);
 	w->req_headers = worker_alloc(conf->max_headers * sizeof(struct http_header));

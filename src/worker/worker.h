@@ -47,7 +47,8 @@ struct worker {
 	char			*cbuf;		/* client bytes: head, then body */
 	size_t			 ccap;
 	char			*bbuf;		/* backend bytes */
-	char			*hbuf;		/* a rewritten head */
+	char			*hbuf;		/* the rewritten request head */
+	char			*rhbuf;		/* the rewritten response head */
 	size_t			 hcap;
 	char			*keep;		/* request body kept for retries */
 	size_t			 keepcap;
@@ -64,6 +65,9 @@ extern volatile sig_atomic_t	worker_reopen;		/* SIGUSR1: reopen log files */
 /* Run a worker in this (forked) process; never returns. */
 void	worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *slot,
 	    int listen_fd, unsigned generation) __attribute__((noreturn));
+
+/* Run the handlers of stop signals that arrived while the worker was busy. */
+void	worker_check_signals(void);
 
 /*
  * Wait for a kept-alive connection's next request: 1 when bytes are there,

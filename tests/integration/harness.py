@@ -3,7 +3,7 @@
 Every wait polls for its condition with a deadline; nothing relies on a sleep
 being long enough. Ports are ephemeral, so test scripts can run side by side.
 """
-import http.client
+import http.client as httpclient
 import os
 import shutil
 import signal
@@ -49,7 +49,7 @@ def port_open(port, host="127.0.0.1"):
 def http(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
          host="127.0.0.1"):
     """One request on a new connection: (status, headers dict lower-case, body bytes)."""
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    c = httpclient.HTTPConnection(host, port, timeout=timeout)
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()

@@ -1,0 +1,660 @@
+#!/usr/bin/env python3
+"""test_lifecycle.py: rproxyd's command line, start and stop, pidfile, daemon mode, respawn.
+
+What SPEC section 6 and main.c/master.c/pidfile.c claim, checked on the real
+daemon: -t/-v/-h and FILE:LINE config errors, a clean SIGTERM stop that removes
+the pidfile and the shared-memory region, the pidfile lock, daemonizing (the
+parent returns only once the daemon serves), respawn of a killed worker, the
+stop on a fatal worker error instead of a fork loop, and `-s status`.
+"""
+import http.client as httpc
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import RPROXYD, Backend, Proxy, port_open, run, wait_for  # noqa: E402
+
+BACKENDS = []
+
+
+def backends():
+    """Two demo backends shared by the tests that only need something to proxy to."""
+    if not BACKENDS:
+        BACKENDS.append(Backend("backend1").start())
+        BACKENDS.append(Backend("backend2").start())
+    return BACKENDS
+
+
+def http(port, path="/", headers=None, timeout=10.0):
+    """One GET on a new connection: (status, headers dict lower-case, body bytes).
+
+    Our own, because harness.http() shadows the http module it needs
+    (`http.client` there is an attribute of the function itself).
+    """
+    c = httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def rproxyd(*args, timeout=10.0, cwd=None):
+    """Run rproxyd to completion: (exit status, stdout, stderr)."""
+    p = subprocess.run([RPROXYD] + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout, cwd=cwd)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat, or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def proc_gone(pid):
+    # A zombie has exited: in a container PID 1 may be slow (or fail) to reap it.
+    return proc_state(pid) in (None, "Z")
+
+
+def children(ppid):
+    """Live children of ppid, from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid and fields[0] != "Z":
+            out.append(int(d))
+    return sorted(out)
+
+
+def read_pidfile(path):
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+def shm_path(pid):
+    return "/dev/shm/rproxyd.%d" % pid
+
+
+def file_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def stop_daemon(pidfile, pid=None):
+    """Best-effort SIGTERM (then SIGKILL) of a daemon this test started, by its pid."""
+    if pid is None:
+        try:
+            pid = read_pidfile(pidfile)
+        except (OSError, ValueError):
+            return
+    if proc_gone(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: proc_gone(pid), timeout=10, what="daemon %d to exit" % pid)
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# --- command line and config checking -------------------------------------
+
+def test_check_good_config():
+    p = Proxy(backends())
+    try:
+        rc, out, err = rproxyd("-t", "-c", p.conf)
+        assert rc == 0, (rc, out, err)
+        assert "test is successful" in out, out
+        assert p.conf in out, out
+        # -t must not start anything.
+        assert not os.path.exists(p.pidfile)
+        assert not port_open(p.port)
+    finally:
+        p.cleanup()
+
+
+# (name, config text, faulty line or None, reason pattern). Each faulty line is at
+# a known line number; "no backend" has no line to point at (nothing is wrong on
+# any one line), so that message is "FILE: reason".
+BAD_CONFIGS = [
+    ("unknown key",
+     'listen = "127.0.0.1:8080"\n'
+     'workers = 2\n'
+     'bogus_key = 1\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     3, r'unknown key "bogus_key"'),
+    ("unknown key in backend",
+     'workers = 2\n'
+     'backend a {\n'
+     '  url = "http://127.0.0.1:9001"\n'
+     '  wieght = 2\n'
+     '}\n',
+     4, r'unknown key "wieght"'),
+    ("bad url",
+     'workers = 2\n'
+     '\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n'
+     '\n'
+     'backend b { url = "ftp://127.0.0.1:9002" }\n',
+     5, r'backend "b": bad url "ftp://127.0.0.1:9002"'),
+    ("bad url no port",
+     'backend a { url = "http://127.0.0.1" }\n',
+     1, r'backend "a": bad url "http://127.0.0.1"'),
+    ("duplicate backend",
+     'workers = 2\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n'
+     'backend b { url = "http://127.0.0.1:9002" }\n'
+     '\n'
+     '\n'
+     'backend a { url = "http://127.0.0.1:9003" }\n',
+     6, r'duplicate backend "a"'),
+    ("listen port out of range",
+     'workers = 2\n'
+     'listen = "127.0.0.1:65536"\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     2, r'listen "127.0.0.1:65536": port out of range'),
+    ("listen port zero",
+     'listen = "127.0.0.1:0"\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     1, r'listen "127.0.0.1:0": port out of range'),
+    ("backend port out of range",
+     'workers = 2\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n'
+     'backend b {\n'
+     '  weight = 2\n'
+     '\n'
+     '\n'
+     '  url = "http://127.0.0.1:70000"\n'
+     '}\n',
+     7, r'backend "b": bad url "http://127.0.0.1:70000": port out of range'),
+    ("no backend",
+     'listen = "127.0.0.1:8080"\n'
+     'workers = 2\n',
+     None, r'no backend'),
+    ("negative duration",
+     'workers = 2\n'
+     'listen = "127.0.0.1:8080"\n'
+     'max_retries = 1\n'
+     'connect_timeout = -1\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     4, r'connect_timeout: must be a positive number of seconds'),
+    ("non-numeric duration",
+     'workers = 2\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n'
+     'connect_timeout = "abc"\n',
+     3, r'connect_timeout: must be a positive number of seconds'),
+]
+
+
+def check_bad(configs):
+    """Run -t on each bad config: the problems found, as text lines."""
+    d = Proxy(backends())   # only for its private directory
+    problems = []
+    try:
+        for i, (name, text, line, reason) in enumerate(configs):
+            path = os.path.join(d.dir, "bad%d.conf" % i)
+            write(path, text)
+            rc, out, err = rproxyd("-t", "-c", path)
+            where = "%s:%d: " % (path, line) if line is not None else "%s: " % path
+            want = r"^rproxyd: " + re.escape(where) + r".*" + reason
+            if rc != 1 or not re.search(want, err, re.M) or "successful" in out:
+                problems.append("%s: rc=%r stdout=%r stderr=%r (wanted /%s/)" %
+                                (name, rc, out, err, want))
+            # One error, one line: the first problem, not a cascade.
+            elif len(err.strip().splitlines()) != 1:
+                problems.append("%s: more than one line on stderr: %r" % (name, err))
+    finally:
+        d.cleanup()
+    return problems
+
+
+def test_check_bad_configs():
+    problems = check_bad(BAD_CONFIGS)
+    assert not problems, "\n".join(problems)
+    # A missing file is a config error too.
+    rc, out, err = rproxyd("-t", "-c", "/nonexistent/rproxyd-missing.conf")
+    assert rc == 1 and "rproxyd-missing.conf" in err, (rc, out, err)
+
+
+# The same kind of mistakes in files with comments, as every real config
+# (and etc/rproxyd.conf) has: the line must still be the faulty one.
+COMMENTED_CONFIGS = [
+    ("after a # comment line",
+     '# rproxyd.conf\n'
+     'workers = 2\n'
+     'bogus_key = 1\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     3, r'unknown key "bogus_key"'),
+    ("after a // comment line",
+     '// rproxyd.conf\n'
+     'bogus_key = 1\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     2, r'unknown key "bogus_key"'),
+    ("after a trailing comment",
+     'workers = 2   # two\n'
+     'backend a { url = "ftp://127.0.0.1:9001" }\n',
+     2, r'backend "a": bad url'),
+    ("after a /* */ comment",
+     '/* rproxyd.conf */\n'
+     'connect_timeout = -1\n'
+     'backend a { url = "http://127.0.0.1:9001" }\n',
+     2, r'connect_timeout: must be a positive'),
+    ("inside a section after comments",
+     'workers = 2\n'
+     '# backends\n'
+     'backend b {\n'
+     '  # the next line is wrong\n'
+     '  url = "http://127.0.0.1:70000"\n'
+     '}\n',
+     5, r'backend "b": bad url "http://127.0.0.1:70000": port out of range'),
+]
+
+
+def test_check_line_numbers_after_comments():
+    problems = check_bad(COMMENTED_CONFIGS)
+    assert not problems, "\n".join(problems)
+
+
+def test_cli_version_help_bad_option():
+    rc, out, err = rproxyd("-v")
+    assert rc == 0 and re.match(r"^rproxyd \d+\.\d+(\.\d+)?\S*\n$", out), (rc, out, err)
+    rc, out, err = rproxyd("-h")
+    assert rc == 0 and out.startswith("usage: rproxyd") and "-c file" in out, (rc, out, err)
+    rc, out, err = rproxyd("-Z")
+    assert rc == 1 and "usage: rproxyd" in err and out == "", (rc, out, err)
+    rc, out, err = rproxyd("-c")            # missing argument
+    assert rc == 1 and "usage: rproxyd" in err, (rc, out, err)
+    rc, out, err = rproxyd("-t", "extra-operand")
+    assert rc == 1 and "usage: rproxyd" in err, (rc, out, err)
+
+
+# --- foreground start and stop --------------------------------------------
+
+def test_foreground_start_stop():
+    p = Proxy(backends(), workers=2)
+    try:
+        p.start()
+        pid = p.proc.pid
+        st, hdrs, body = http(p.port, "/")
+        assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
+        assert body == ("Hello from %s\n" % hdrs["x-backend"]).encode(), body
+        assert read_pidfile(p.pidfile) == pid
+        assert os.path.exists(shm_path(pid)), "no shared-memory region %s" % shm_path(pid)
+        wait_for(lambda: len(p.worker_pids()) == 2, what="2 workers")
+        workers = p.worker_pids()
+
+        t0 = time.monotonic()
+        p.signal(signal.SIGTERM)
+        try:
+            rc = p.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("no exit 10 s after SIGTERM: %s" % p.logs())
+        took = time.monotonic() - t0
+        assert rc == 0, "exit status %r: %s" % (rc, p.logs())
+        # Idle workers sit in accept(), which the signal interrupts: no waiting
+        # for the 1 s accept timeout, let alone shutdown_timeout.
+        assert took < 3.0, "SIGTERM to exit took %.2fs" % took
+        assert not os.path.exists(p.pidfile), "pidfile left behind"
+        assert not os.path.exists(shm_path(pid)), "%s left behind" % shm_path(pid)
+        assert all(proc_gone(w) for w in workers), "a worker outlived the master"
+        logs = p.logs()
+        assert "event=shutdown phase=begin" in logs and \
+            "event=shutdown phase=done status=0" in logs, logs
+        assert not port_open(p.port)
+    finally:
+        p.cleanup()
+
+
+def test_pidfile_lock():
+    p1 = Proxy(backends(), workers=1)
+    p2 = Proxy(backends(), workers=1)
+    try:
+        p1.start()
+        # Same pidfile, different listen port: only the lock can refuse it.
+        p2.pidfile = p1.pidfile
+        p2.write_config()
+        p2.start(wait=False)
+        try:
+            rc = p2.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("second instance still running: %s" % p2.logs())
+        logs2 = p2.logs()
+        assert rc == 1, "second instance exit status %r: %s" % (rc, logs2)
+        assert p1.pidfile in logs2 and "already running" in logs2, logs2
+        assert "pid %d" % p1.proc.pid in logs2, logs2
+        assert not port_open(p2.port), "second instance listened anyway"
+        # The first is untouched: still running, still serving, still in its pidfile.
+        assert p1.proc.poll() is None
+        assert read_pidfile(p1.pidfile) == p1.proc.pid
+        st, hdrs, _ = http(p1.port, "/")
+        assert st == 200, st
+        assert os.path.exists(shm_path(p1.proc.pid))
+        assert p1.stop(10) == 0
+        assert not os.path.exists(p1.pidfile)
+    finally:
+        p2.cleanup()
+        p1.cleanup()
+
+
+# --- daemon mode -----------------------------------------------------------
+
+def daemon_proxy(**keys):
+    p = Proxy(backends(), **keys)
+    p.logdir = os.path.join(p.dir, "logs")
+    os.mkdir(p.logdir)
+    p.keys["log_dir"] = p.logdir
+    p.write_config()
+    return p
+
+
+def test_daemon_mode():
+    p = daemon_proxy(workers=2)
+    pid = None
+    try:
+        errf = os.path.join(p.dir, "daemon.err")
+        t0 = time.monotonic()
+        with open(errf, "wb") as ef:
+            # stderr to a file, not a pipe: see test_daemon_releases_stderr.
+            rc = subprocess.run([RPROXYD, "-c", p.conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=ef, timeout=10).returncode
+        took = time.monotonic() - t0
+        assert rc == 0, "exit %r: %s" % (rc, file_text(errf))
+        assert took < 3.0, "daemonizing took %.2fs" % took
+        # Exit 0 means serving: the very first request must work, no retry.
+        st, hdrs, _ = http(p.port, "/", timeout=5)
+        assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
+
+        pid = read_pidfile(p.pidfile)
+        assert proc_state(pid) not in (None, "Z"), "pidfile names pid %d: not running" % pid
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            assert os.path.basename(f.read().split(b"\0")[0]) == b"rproxyd"
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # Daemonized: not our child, leader of its own session.
+        assert int(fields[1]) != os.getpid(), "daemon is still the test's child"
+        assert int(fields[3]) == pid, "daemon is not a session leader (sid %s)" % fields[3]
+        wait_for(lambda: len(children(pid)) == 2, timeout=5, what="2 workers under the master")
+        workers = children(pid)
+        assert os.path.exists(shm_path(pid))
+        assert file_text(errf) == "", "daemon wrote to stderr: %r" % file_text(errf)
+        assert "event=start" in file_text(os.path.join(p.logdir, "rproxyd.log"))
+
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: proc_gone(pid), timeout=10, what="daemon %d to exit" % pid)
+        wait_for(lambda: all(proc_gone(w) for w in workers), timeout=5, what="workers gone")
+        assert not os.path.exists(p.pidfile), "pidfile left behind"
+        assert not os.path.exists(shm_path(pid)), "shm region left behind"
+        assert "event=shutdown phase=done status=0" in \
+            file_text(os.path.join(p.logdir, "rproxyd.log"))
+    finally:
+        stop_daemon(p.pidfile, pid)
+        p.cleanup()
+
+
+def test_daemon_start_failure_port_in_use():
+    p = daemon_proxy(workers=1)
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        blocker.bind(("127.0.0.1", p.port))
+        blocker.listen(1)
+        errf = os.path.join(p.dir, "daemon.err")
+        t0 = time.monotonic()
+        with open(errf, "wb") as ef:
+            rc = subprocess.run([RPROXYD, "-c", p.conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=ef, timeout=10).returncode
+        took = time.monotonic() - t0
+        err = file_text(errf)
+        assert rc == 1, "exit %r: %r" % (rc, err)
+        assert took < 3.0, took
+        assert "127.0.0.1:%d" % p.port in err and "Address already in use" in err, err
+        assert not os.path.exists(p.pidfile), "pidfile left behind by a failed start"
+    finally:
+        blocker.close()
+        stop_daemon(p.pidfile)
+        p.cleanup()
+
+
+def test_daemon_releases_stderr():
+    """`out=$(rproxyd -c conf 2>&1)` in an init script must return once the daemon runs.
+
+    The parent exits on the ready byte; after that nothing of the daemon may
+    hold the caller's stderr, or a pipe reader (shell substitution, `| logger`)
+    waits forever.
+    """
+    p = daemon_proxy(workers=2)
+    proc = None
+    try:
+        proc = subprocess.Popen([RPROXYD, "-c", p.conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        rc = proc.wait(10)
+        assert rc == 0, rc
+        # The parent is gone; the write end must be closed by the daemon too.
+        r, _, _ = select.select([proc.stderr], [], [], 3.0)
+        assert r, ("stderr pipe still open 3 s after the parent exited: some daemon "
+                   "process still holds it (workers: %s)" %
+                   children(read_pidfile(p.pidfile)))
+        data = os.read(proc.stderr.fileno(), 4096)
+        assert data == b"", "unexpected stderr output %r" % data
+    finally:
+        if proc is not None:
+            proc.stderr.close()
+        stop_daemon(p.pidfile)
+        p.cleanup()
+
+
+def test_daemon_relative_config_reload():
+    """A daemon started with a relative -c path must still find its config on SIGHUP."""
+    p = daemon_proxy(workers=1)
+    pid = None
+    try:
+        rc = subprocess.run([RPROXYD, "-c", os.path.basename(p.conf)], cwd=p.dir,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, timeout=10).returncode
+        assert rc == 0, rc
+        pid = read_pidfile(p.pidfile)
+        log = os.path.join(p.logdir, "rproxyd.log")
+        os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: "event=reload result=" in file_text(log), timeout=5,
+                 what="a reload result in %s" % log)
+        lines = [ln for ln in file_text(log).splitlines() if "event=reload result=" in ln]
+        assert "result=ok" in lines[0], \
+            "reload after daemonizing (chdir /) with relative -c failed: %s" % lines[0]
+    finally:
+        stop_daemon(p.pidfile, pid)
+        p.cleanup()
+
+
+# --- respawn, status, crash loop -------------------------------------------
+
+def status_rows(conf):
+    """`rproxyd -s status -c conf`: (rc, stdout, stderr, {backend: columns})."""
+    rc, out, err = rproxyd("-s", "status", "-c", conf)
+    rows = {}
+    for ln in out.splitlines()[2:]:
+        cols = ln.split()
+        if len(cols) >= 9:
+            rows[cols[0]] = cols
+    return rc, out, err, rows
+
+
+def test_respawn_killed_worker_and_status():
+    p = Proxy(backends(), workers=2)
+    results = []
+    progress = threading.Event()
+    respawned = threading.Event()
+    stop = threading.Event()
+
+    def client():
+        # Sequential requests, each on its own connection, from before the kill
+        # until 20 after the replacement worker is up (at most 1000 in all).
+        after = 0
+        for i in range(1000):
+            if stop.is_set() or after >= 20:
+                break
+            if respawned.is_set():
+                after += 1
+            try:
+                st, hdrs, body = http(p.port, "/", timeout=5)
+                results.append((st, hdrs.get("x-backend"), body))
+            except Exception as e:    # noqa: BLE001 - reset, EOF, bad status line
+                results.append(("error", repr(e), b""))
+            if i == 20:
+                progress.set()
+
+    try:
+        p.start()
+        wait_for(lambda: len(p.worker_pids()) == 2, what="2 workers")
+        before = p.worker_pids()
+        t = threading.Thread(target=client)
+        t.start()
+        assert progress.wait(10), "client made no progress"
+        victim = before[0]
+        # The victim may be in the middle of one of the client's requests: that one
+        # connection then ends without a response (the kernel closes it with the
+        # process), and nothing can save it. Every other request must succeed, so at
+        # most one failure is allowed below.
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(p.worker_pids()) == 2 and victim not in p.worker_pids(),
+                 timeout=5, what="a replacement for worker %d" % victim)
+        after = p.worker_pids()
+        assert set(after) - set(before), (before, after)
+        respawned.set()
+        wait_for(lambda: re.search(r"event=worker_exit pid=%d .*signal=9\b" % victim,
+                                   p.logs()), timeout=5,
+                 what="worker_exit log line for %d" % victim)
+        t.join(30)
+        assert not t.is_alive(), "client loop hung"
+        assert 40 <= len(results) < 1000, len(results)
+        bad = [r for r in results if r[0] != 200]
+        assert len(bad) <= 1, "failures beyond the one in-flight request: %s" % bad
+        assert not [r for r in results if r[0] == 200 and
+                    r[2] != ("Hello from %s\n" % r[1]).encode()], "wrong body"
+        assert {r[1] for r in results if r[0] == 200} == {"backend1", "backend2"}
+        if bad:
+            print("  note: 1 request failed (it was on the killed worker): %s" % (bad,))
+
+        rc, out, err, rows = status_rows(p.conf)
+        assert rc == 0, (rc, out, err)
+        assert "rproxyd pid %d" % p.proc.pid in out, out
+        for name in ("backend1", "backend2"):
+            assert name in rows and rows[name][1] == "healthy", out
+        # The shared table survived the SIGKILL: responses were counted.
+        total = sum(int(rows[n][5]) for n in ("backend1", "backend2"))
+        assert total >= len(results) - 1, out
+        assert p.proc.poll() is None
+        assert p.stop(10) == 0
+    finally:
+        stop.set()
+        p.cleanup()
+
+
+def test_status_without_daemon():
+    p = Proxy(backends())
+    try:
+        rc, out, err, rows = status_rows(p.conf)
+        assert rc == 1 and out == "", (rc, out, err)
+        assert p.pidfile in err and "running" in err, err
+        # A stale pidfile (no lock held) names no daemon either.
+        write(p.pidfile, "%d\n" % os.getpid())
+        rc, out, err, rows = status_rows(p.conf)
+        assert rc == 1 and "not running" in err, (rc, out, err)
+        rc, out, err = rproxyd("-s", "bogus", "-c", p.conf)
+        assert rc == 1 and "unknown command" in err, (rc, out, err)
+    finally:
+        p.cleanup()
+
+
+NO_USER = "rproxyd-no-such-user"
+
+
+def test_fatal_worker_stops_daemon():
+    if os.geteuid() != 0:
+        print("  skip: workers drop privileges only when started as root")
+        return
+    p = Proxy(backends(), workers=3, user=NO_USER)
+    try:
+        p.start(wait=False)
+        try:
+            rc = p.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("daemon still running with an unknown user: %s" %
+                                 p.logs()[-2000:])
+        logs = p.logs()
+        assert rc == 1, "exit status %r: %s" % (rc, logs)
+        assert "user %s: no such user" % NO_USER in logs, logs
+        assert "event=worker_fatal" in logs, logs
+        assert "event=shutdown phase=done status=1" in logs, logs
+        # No fork loop: at most the first generation died.
+        exits = len(re.findall(r"event=worker_exit ", logs))
+        assert 1 <= exits <= 3, "%d worker exits: %s" % (exits, logs)
+        assert not os.path.exists(p.pidfile)
+    finally:
+        p.cleanup()
+
+
+def test_daemon_fatal_worker_exit_status():
+    """Daemon mode with an unknown user: the start-up fails, so `rproxyd -c` must exit 1."""
+    if os.geteuid() != 0:
+        print("  skip: workers drop privileges only when started as root")
+        return
+    p = daemon_proxy(workers=2, user=NO_USER)
+    try:
+        errf = os.path.join(p.dir, "daemon.err")
+        with open(errf, "wb") as ef:
+            rc = subprocess.run([RPROXYD, "-c", p.conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=ef, timeout=10).returncode
+        log = os.path.join(p.logdir, "rproxyd.log")
+        wait_for(lambda: "event=shutdown phase=done" in file_text(log), timeout=10,
+                 what="the daemon to stop on its own")
+        assert rc == 1, ("`rproxyd -c` exited %r although the daemon never served "
+                         "(workers cannot become %s); stderr=%r" % (rc, NO_USER,
+                                                                    file_text(errf)))
+        assert NO_USER in file_text(errf), file_text(errf)
+    finally:
+        stop_daemon(p.pidfile)
+        p.cleanup()
+
+
+def main():
+    try:
+        run([test_check_good_config, test_check_bad_configs,
+             test_check_line_numbers_after_comments,
+             test_cli_version_help_bad_option, test_foreground_start_stop,
+             test_pidfile_lock, test_daemon_mode, test_daemon_start_failure_port_in_use,
+             test_daemon_releases_stderr, test_daemon_relative_config_reload,
+             test_respawn_killed_worker_and_status, test_status_without_daemon,
+             test_fatal_worker_stops_daemon, test_daemon_fatal_worker_exit_status])
+    finally:
+        for b in BACKENDS:
+            b.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -414,6 +414,14 @@ static const struct {
 	{ "backend b1 url = \"http://a:1\"\n", 1, "backend: missing \"{\"", 1 },
 	{ "backend b1 {\n url \"http://a:1\"\n}\n", 2, "url: missing \"=\"", 0 },
 
+	/* Comments must not shift line numbers (libconfuse 3.3 counts them twice). */
+	{ "# one\n// two\n" BACKEND_LINE "  # three\nlisen = 1\n", 5,
+	  "unknown key \"lisen\"", 1 },
+	{ "/* one\n two */\n" BACKEND_LINE "\nlisen = 1\n", 5,
+	  "unknown key \"lisen\"", 1 },
+	{ BACKEND_LINE "\nmetrics_listen = \"#not a comment\" # but this is\nlisen = 1\n",
+	  3, "metrics_listen", 0 },
+
 	/* Syntax. */
 	{ BACKEND_LINE "listen = \"0.0.0.0:80\" }\n", 2, "unexpected closing brace", 1 },
 };

@@ -36,8 +36,8 @@ make_unhealthy(struct shm_backend *b, int64_t now, const struct health_params *p
 	unsigned	i;
 
 	for (i = 1; i < p->threshold; i++)
-		ck_assert_int_eq(health_failure(b, now, p), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(b, now, p), HEALTH_BECAME_UNHEALTHY);
+		ck_assert_int_eq(health_failure(b, now, p, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(b, now, p, 0), HEALTH_BECAME_UNHEALTHY);
 }
 
 START_TEST(test_threshold)
@@ -50,23 +50,23 @@ START_TEST(test_threshold)
 	ck_assert_uint_eq(atomic_load(&b.failures), 0);
 
 	/* threshold - 1 failures: still healthy, still used. */
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0 + 1, &params3), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0 + 1, &params3, 0), HEALTH_NO_CHANGE);
 	ck_assert_uint_eq(atomic_load(&b.failures), 2);
 	assert_healthy(&b);
 	ck_assert_int_eq(health_acquire(&b, T0 + 2, &params3), 1);
 
 	/* The threshold-th: unhealthy until its time + cooldown. */
-	ck_assert_int_eq(health_failure(&b, T0 + 5, &params3),
+	ck_assert_int_eq(health_failure(&b, T0 + 5, &params3, 0),
 	    HEALTH_BECAME_UNHEALTHY);
 	ck_assert_uint_eq(atomic_load(&b.state), BACKEND_UNHEALTHY);
 	ck_assert_int_eq(atomic_load(&b.cooldown_until), T0 + 5 + COOLDOWN);
 	ck_assert_int_eq(health_acquire(&b, T0 + 5, &params3), 0);
 
-	/* Late failures (requests already in flight) never report it again. */
+	/* Late failures (requests already in flight) change nothing. */
 	for (i = 0; i < 5; i++) {
-		ck_assert_int_ne(health_failure(&b, T0 + 5, &params3),
-		    HEALTH_BECAME_UNHEALTHY);
+		ck_assert_int_eq(health_failure(&b, T0 + 9, &params3, 0),
+		    HEALTH_NO_CHANGE);
 		ck_assert_uint_eq(atomic_load(&b.state), BACKEND_UNHEALTHY);
 	}
 	ck_assert_int_eq(atomic_load(&b.cooldown_until), T0 + 5 + COOLDOWN);
@@ -79,7 +79,7 @@ START_TEST(test_threshold_one)
 	struct shm_backend	b;
 
 	fresh(&b);
-	ck_assert_int_eq(health_failure(&b, T0, &p1), HEALTH_BECAME_UNHEALTHY);
+	ck_assert_int_eq(health_failure(&b, T0, &p1, 0), HEALTH_BECAME_UNHEALTHY);
 	ck_assert_int_eq(health_acquire(&b, T0, &p1), 0);
 }
 END_TEST
@@ -90,16 +90,16 @@ START_TEST(test_success_resets_count)
 	struct shm_backend	b;
 
 	fresh(&b);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
 	ck_assert_int_eq(health_success(&b), HEALTH_NO_CHANGE);
 	ck_assert_uint_eq(atomic_load(&b.failures), 0);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
 	assert_healthy(&b);
 	ck_assert_int_eq(health_acquire(&b, T0, &params3), 1);
 	/* ...and the count really is 2: one more flips it. */
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_BECAME_UNHEALTHY);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_BECAME_UNHEALTHY);
 }
 END_TEST
 
@@ -170,7 +170,7 @@ START_TEST(test_probe_failure)
 	fresh(&b);
 	make_unhealthy(&b, T0, &params3);
 	ck_assert_int_eq(health_acquire(&b, end, &params3), 1);
-	ck_assert_int_eq(health_failure(&b, t1, &params3), HEALTH_PROBE_FAILED);
+	ck_assert_int_eq(health_failure(&b, t1, &params3, 1), HEALTH_PROBE_FAILED);
 	ck_assert_uint_eq(atomic_load(&b.state), BACKEND_UNHEALTHY);
 	/* A new cooldown from the failure's time, not the old deadline. */
 	ck_assert_int_eq(atomic_load(&b.cooldown_until), t1 + COOLDOWN);
@@ -219,17 +219,17 @@ START_TEST(test_reset)
 	ck_assert_int_eq(health_acquire(&b, T0, &params3), 1);
 	ck_assert_int_eq(health_acquire(&b, T0, &params3), 1);
 	/* The count restarted too. */
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_BECAME_UNHEALTHY);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_BECAME_UNHEALTHY);
 
 	/* From half-way to the threshold as well. */
 	health_reset(&b);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
 	health_reset(&b);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
-	ck_assert_int_eq(health_failure(&b, T0, &params3), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
+	ck_assert_int_eq(health_failure(&b, T0, &params3, 0), HEALTH_NO_CHANGE);
 	assert_healthy(&b);
 }
 END_TEST

@@ -1,0 +1,544 @@
+#!/usr/bin/env python3
+"""test_metrics.py: the Prometheus endpoint the master serves on metrics_listen.
+
+Counts through the proxy must show up exactly, survive a worker's SIGKILL
+without going backwards, pass promtool, and the endpoint must answer while
+other scrapers stall it.
+"""
+import http.client as httpc
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import RPROXYD, Backend, Proxy, port_open, raw, run, wait_for  # noqa: E402
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+
+
+def get(port, path="/", method="GET", body=None, timeout=10.0):
+    """One request on a new connection: (status, headers lower-case, body).
+
+    Our own, because harness.http() shadows the http module it needs.
+    """
+    c = httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+class Scrape:
+    """One parsed exposition: families (name -> type), help, and samples."""
+
+    def __init__(self, text):
+        self.text = text
+        self.types = {}
+        self.helps = {}
+        self.samples = {}   # (name, frozenset of (label, value)) -> float
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                name, _, h = line[7:].partition(" ")
+                self.helps[name] = h
+            elif line.startswith("# TYPE "):
+                name, _, t = line[7:].partition(" ")
+                self.types[name] = t
+            elif line and not line.startswith("#"):
+                m = SAMPLE_RE.match(line)
+                assert m, "bad sample line %r" % line
+                labels = frozenset((k, v) for k, v, _ in
+                                   LABEL_RE.findall(m.group(2) or ""))
+                key = (m.group(1), labels)
+                assert key not in self.samples, "duplicate series %r" % line
+                self.samples[key] = float(m.group(3))
+
+    def get(self, name, **labels):
+        """The one series with exactly these labels, or None."""
+        return self.samples.get((name, frozenset(labels.items())))
+
+    def sum(self, name, **match):
+        """Sum of every series of name whose labels include match."""
+        want = set(match.items())
+        return sum(v for (n, ls), v in self.samples.items()
+                   if n == name and want <= set(ls))
+
+    def series(self, name):
+        return {ls: v for (n, ls), v in self.samples.items() if n == name}
+
+
+def scrape(p, path="/metrics"):
+    st, hdrs, body = get(p.metrics_port, path)
+    assert st == 200, "scrape %s: %d %r" % (path, st, body[:200])
+    assert hdrs.get("content-type") == CONTENT_TYPE, hdrs
+    assert hdrs.get("connection", "").lower() == "close", hdrs
+    return Scrape(body.decode("utf-8"))
+
+
+def settled(p, n):
+    """A scrape once all n client requests are counted: a worker counts a
+    request after its last byte has gone to the client, so a scrape racing
+    the response may not see it yet."""
+    got = []
+
+    def counted():
+        got[:] = [scrape(p)]
+        return got[0].get("rproxyd_request_duration_seconds_count") == n
+    wait_for(counted, timeout=5, what="%d requests counted" % n)
+    return got[0]
+
+
+def counter_series(s):
+    """Every series that must never go backwards: counters and histogram parts."""
+    out = {}
+    for (n, ls), v in s.samples.items():
+        base = re.sub(r'_(bucket|sum|count)$', "", n)
+        if n.endswith("_total") or s.types.get(base) == "histogram":
+            out[(n, ls)] = v
+    return out
+
+
+def assert_not_backwards(old, new, what):
+    for key, v in counter_series(old).items():
+        assert key in new.samples, "%s: series %r disappeared" % (what, key)
+        assert new.samples[key] >= v, "%s: %r went from %g to %g" % (
+            what, key, v, new.samples[key])
+
+
+def listening_ports(pid):
+    """TCP ports pid holds listening sockets for, from /proc/PID/fd and /proc/net."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r'socket:\[(\d+)\]', link)
+        if m:
+            inodes.add(m.group(1))
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and fields[9] in inodes:
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def setup(workers=2, **keys):
+    b1 = Backend("b1").start()
+    b2 = Backend("b2").start()
+    p = Proxy([b1, b2], workers=workers, **keys).start()
+    # Both sockets are bound before the workers are forked: wait for all three.
+    wait_for(lambda: port_open(p.metrics_port), what="metrics port")
+    wait_for(lambda: len(p.worker_pids()) == workers, what="%d workers" % workers)
+    return b1, b2, p
+
+
+def teardown(*things):
+    for t in things:
+        if isinstance(t, Proxy):
+            t.cleanup()
+        else:
+            t.stop()
+
+
+def send(p, n, path="/"):
+    answered = {}
+    for _ in range(n):
+        st, hdrs, _ = get(p.port, path)
+        assert st == 200, "request through the proxy: %d" % st
+        answered[hdrs.get("x-backend")] = answered.get(hdrs.get("x-backend"), 0) + 1
+    return answered
+
+
+def test_counts_after_requests():
+    b1, b2, p = setup()
+    try:
+        answered = send(p, 20)
+        assert answered == {"b1": 10, "b2": 10}, answered
+        s = settled(p, 20)
+        root = scrape(p, "/")
+        assert set(s.types) == set(root.types), "/ and /metrics differ"
+        # Every family says what it is.
+        for name in s.types:
+            assert name in s.helps and s.helps[name], "no HELP for %s" % name
+        for (n, _ls) in s.samples:
+            base = re.sub(r'_(bucket|sum|count)$', "", n)
+            assert n in s.types or base in s.types, "no TYPE for %s" % n
+        for name, t in [("rproxyd_requests_total", "counter"),
+                        ("rproxyd_backend_failures_total", "counter"),
+                        ("rproxyd_retries_total", "counter"),
+                        ("rproxyd_backend_request_duration_seconds", "histogram"),
+                        ("rproxyd_request_duration_seconds", "histogram"),
+                        ("rproxyd_backend_healthy", "gauge"),
+                        ("rproxyd_backend_inflight", "gauge"),
+                        ("rproxyd_backend_state_changes_total", "counter"),
+                        ("rproxyd_client_responses_total", "counter"),
+                        ("rproxyd_workers", "gauge"),
+                        ("rproxyd_worker_restarts_total", "counter"),
+                        ("rproxyd_config_reloads_total", "counter"),
+                        ("rproxyd_build_info", "gauge"),
+                        ("rproxyd_connections_total", "counter"),
+                        ("rproxyd_client_bytes_total", "counter"),
+                        ("process_cpu_seconds_total", "counter"),
+                        ("process_resident_memory_bytes", "gauge"),
+                        ("process_virtual_memory_bytes", "gauge"),
+                        ("process_open_fds", "gauge"),
+                        ("process_max_fds", "gauge"),
+                        ("process_start_time_seconds", "gauge")]:
+            assert s.types.get(name) == t, "%s: type %r" % (name, s.types.get(name))
+
+        assert s.sum("rproxyd_requests_total") == 20, s.series("rproxyd_requests_total")
+        assert s.get("rproxyd_requests_total", backend="b1", code="200") == 10
+        assert s.get("rproxyd_requests_total", backend="b2", code="200") == 10
+        assert s.get("rproxyd_request_duration_seconds_count") == 20
+        assert s.get("rproxyd_request_duration_seconds_bucket", le="+Inf") == 20
+        assert s.get("rproxyd_client_responses_total", code="200") == 20
+        for b in ("b1", "b2"):
+            assert s.get("rproxyd_backend_healthy", backend=b) == 1
+            assert s.get("rproxyd_backend_inflight", backend=b) == 0
+            assert s.get("rproxyd_backend_request_duration_seconds_count", backend=b) == 10
+            assert s.get("rproxyd_retries_total", backend=b) == 0
+            for reason in ("connect", "connect_timeout", "timeout", "reset",
+                           "bad_response"):
+                assert s.get("rproxyd_backend_failures_total", backend=b,
+                             reason=reason) == 0, (b, reason)
+            # Cumulative buckets, ascending bounds, ending in +Inf = _count.
+            buckets = sorted(((float(dict(ls)["le"]), v) for ls, v in
+                              s.series("rproxyd_backend_request_duration_seconds_bucket")
+                              .items() if dict(ls)["backend"] == b))
+            assert len(buckets) == 15, buckets
+            assert buckets[-1][0] == float("inf") and buckets[-1][1] == 10
+            assert all(a[1] <= c[1] for a, c in zip(buckets, buckets[1:])), buckets
+        assert s.get("rproxyd_workers", state="idle") + \
+            s.get("rproxyd_workers", state="busy") == 2
+        assert s.get("rproxyd_worker_restarts_total") == 0
+        assert s.get("rproxyd_config_reloads_total", result="success") == 0
+        assert s.get("rproxyd_config_reloads_total", result="failure") == 0
+        assert s.sum("rproxyd_build_info") == 1
+        # 20 requests plus the harness's port probe.
+        assert s.get("rproxyd_connections_total") >= 20
+        assert s.get("rproxyd_client_bytes_total", direction="out") > 0
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_promtool_accepts():
+    b1, b2, p = setup()
+    try:
+        send(p, 4)
+        _, _, body = get(p.metrics_port, "/metrics")
+        if shutil.which("promtool") is None:
+            print("SKIP promtool not installed")
+            return
+        r = subprocess.run(["promtool", "check", "metrics"], input=body,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+        assert r.returncode == 0 and not r.stdout.strip(), \
+            "promtool: rc=%d %s" % (r.returncode, r.stdout.decode())
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_worker_sigkill_counters_keep():
+    b1, b2, p = setup()
+    try:
+        send(p, 16)
+        # Some bulk so that the victim has CPU seconds to lose, were the master
+        # to forget its reaped children's times.
+        for _ in range(4):
+            st, _, body = get(p.port, "/bytes/20000000")
+            assert st == 200 and len(body) == 20000000
+        before = settled(p, 20)
+        pids = p.worker_pids()
+        assert len(pids) == 2, pids
+        victim = max(pids, key=cpu_ticks)
+        print("victim %d: %d CPU ticks" % (victim, cpu_ticks(victim)))
+        os.kill(victim, signal.SIGKILL)
+        scrapes = [before]
+
+        def respawned():
+            s = scrape(p)
+            scrapes.append(s)
+            now = p.worker_pids()
+            return (s.get("rproxyd_worker_restarts_total") == 1 and len(now) == 2 and
+                    victim not in now and
+                    s.get("rproxyd_workers", state="idle") == 2)
+        wait_for(respawned, timeout=10, what="worker respawned")
+        # Every scrape taken around the kill, in order: nothing went backwards.
+        for i in range(1, len(scrapes)):
+            assert_not_backwards(scrapes[i - 1], scrapes[i], "scrape %d" % i)
+        after = scrapes[-1]
+        # The dead worker's counts were folded, neither lost nor doubled.
+        assert after.sum("rproxyd_requests_total") == 20, \
+            after.series("rproxyd_requests_total")
+        assert after.get("rproxyd_request_duration_seconds_count") == 20
+        assert after.get("rproxyd_client_responses_total", code="200") == 20
+        assert after.get("rproxyd_worker_restarts_total") == 1
+        # And counting goes on from there.
+        send(p, 4)
+        s = settled(p, 24)
+        assert_not_backwards(after, s, "after respawn")
+        assert s.get("rproxyd_requests_total", backend="b1", code="200") == 12
+        assert s.get("rproxyd_requests_total", backend="b2", code="200") == 12
+        # Only the master holds the metrics socket: a forked worker must not
+        # keep a scrape's connection (or the listener) open.
+        master = p.proc.pid
+        assert p.metrics_port in listening_ports(master)
+        for w in p.worker_pids():
+            assert p.metrics_port not in listening_ports(w), \
+                "worker %d holds the metrics listener" % w
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_backend_failures_and_health():
+    b1, b2, p = setup(failure_threshold=3, health_cooldown=60, max_retries=2)
+    try:
+        send(p, 2)
+        b2.stop()
+        seen_unhealthy = False
+        for _ in range(12):
+            st, hdrs, _ = get(p.port, "/")
+            # A retry on b1 hides b2's death from the client.
+            assert st == 200 and hdrs.get("x-backend") == "b1", (st, hdrs)
+            s = scrape(p)
+            fails = s.get("rproxyd_backend_failures_total", backend="b2",
+                          reason="connect")
+            healthy = s.get("rproxyd_backend_healthy", backend="b2")
+            # Healthy exactly until the threshold's failure, then out.
+            assert healthy == (1 if fails < 3 else 0), (fails, healthy)
+            seen_unhealthy = seen_unhealthy or healthy == 0
+        assert seen_unhealthy
+        assert fails == 3, "b2 is skipped in cooldown: no further failures (%g)" % fails
+        assert s.get("rproxyd_backend_healthy", backend="b1") == 1
+        assert s.get("rproxyd_backend_state_changes_total", backend="b2",
+                     to="unhealthy") == 1
+        assert s.get("rproxyd_backend_state_changes_total", backend="b2",
+                     to="healthy") == 0
+        assert s.get("rproxyd_retries_total", backend="b2") == 3
+        assert s.get("rproxyd_retries_total", backend="b1") == 0
+        assert s.get("rproxyd_backend_failures_total", backend="b1",
+                     reason="connect") == 0
+        assert settled(p, 14).get("rproxyd_client_responses_total", code="200") == 14
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_paths_and_methods():
+    b1, b2, p = setup()
+    try:
+        st, hdrs, body = get(p.metrics_port, "/nope")
+        assert st == 404, st
+        assert hdrs.get("connection", "").lower() == "close"
+        st, _, _ = get(p.metrics_port, "/metricsx")
+        assert st == 404, st
+        st, hdrs, _ = get(p.metrics_port, "/metrics", method="POST", body=b"x" * 100)
+        assert st == 405 and "GET" in hdrs.get("allow", ""), (st, hdrs)
+        st, hdrs, body = get(p.metrics_port, "/metrics", method="HEAD")
+        assert st == 200 and body == b"" and int(hdrs["content-length"]) > 1000, \
+            (st, hdrs)
+        st, _, body = get(p.metrics_port, "/metrics?x=1")
+        assert st == 200 and b"rproxyd_requests_total" in body
+        # Refused heads are answered (never reset), then the connection closes.
+        for req, status in [(b"GET /metrics HTTP/1.1 junk\r\n\r\n", b"400"),
+                            (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n", b"414"),
+                            (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 40 + b"\r\n", b"431"),
+                            (b"GET / HTTP/1.1\r\nX: " + b"y" * 5000 + b"\r\n\r\n",
+                             b"431")]:
+            out = raw(p.metrics_port, req)
+            assert out.startswith(b"HTTP/1.1 " + status + b" "), (status, out[:80])
+            assert out.endswith(b"\n") and b"<RESET>" not in out, out[-80:]
+        # The server is still there after all that.
+        assert scrape(p).get("rproxyd_worker_restarts_total") == 0
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_stalled_scrapers_do_not_wedge():
+    """Fill the connection table with silent clients: they are cut at the
+    deadline, the master keeps supervising, and the next scrape is answered."""
+    b1, b2, p = setup()
+    idle = []
+    try:
+        for _ in range(20):     # more than the 16-entry table
+            idle.append(socket.create_connection(("127.0.0.1", p.metrics_port),
+                                                 timeout=10))
+        # The master is not stuck: it still respawns a killed worker now.
+        victim = p.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(p.worker_pids()) == 2 and victim not in p.worker_pids(),
+                 timeout=5, what="respawn while scrapers stall")
+        start = time.monotonic()
+        s = scrape(p)           # queued behind the stalled ones at worst
+        took = time.monotonic() - start
+        assert took < 8, "scrape took %.1fs" % took
+        assert s.get("rproxyd_worker_restarts_total") == 1
+        # The silent ones were closed by the server (EOF), not left open.
+        for c in idle[:16]:
+            c.settimeout(8)
+            try:
+                data = c.recv(100)
+            except socket.timeout:
+                raise AssertionError("a silent client never saw EOF: does a "
+                                     "forked worker hold its socket?")
+            assert data == b"", "a silent client got data %r" % data
+    finally:
+        for c in idle:
+            c.close()
+        teardown(p, b1, b2)
+
+
+def test_drain_busy_then_gone():
+    """During a graceful stop the endpoint still answers (the draining worker
+    counts as busy); once the daemon has exited nothing listens there."""
+    b1, b2, p = setup(workers=1, request_timeout=5)
+    try:
+        # Past the worker's start (see test_spawn_keeps_busy_state).
+        send(p, 2)
+        scrape(p)
+        result = {}
+
+        def slow():
+            result["st"] = get(p.port, "/sleep/1000", timeout=10)[0]
+        t = threading.Thread(target=slow)
+        t.start()
+        wait_for(lambda: scrape(p).sum("rproxyd_backend_inflight") == 1, timeout=5,
+                 what="request in flight")
+        s = scrape(p)
+        assert s.get("rproxyd_workers", state="busy") == 1, s.series("rproxyd_workers")
+        p.signal(signal.SIGTERM)
+        s = scrape(p)
+        assert s.get("rproxyd_workers", state="busy") == 1
+        t.join(10)
+        assert result.get("st") == 200, result
+        assert p.proc.wait(10) == 0
+        assert not port_open(p.metrics_port), "metrics still served after exit"
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_spawn_keeps_busy_state():
+    """A worker that takes a connection before the master has returned from
+    fork() must still count as busy. The master's return from clone() is held
+    back 300 ms with strace so that the worker is sure to get there first."""
+    if shutil.which("strace") is None:
+        print("SKIP strace not installed")
+        return
+    b1 = Backend("b1").start()
+    b2 = Backend("b2").start()
+    p = Proxy([b1, b2], workers=1, request_timeout=5)
+    p.logf = open(p.log, "ab")
+    p.proc = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null",
+                               "-e", "trace=clone,clone3",
+                               "-e", "inject=clone,clone3:delay_exit=300000",
+                               RPROXYD, "-f", "-c", p.conf],
+                              stdout=p.logf, stderr=p.logf)
+    try:
+        wait_for(lambda: port_open(p.port) or p.proc.poll() is not None,
+                 what="rproxyd under strace")
+        if p.proc.poll() is not None:
+            print("SKIP strace cannot trace here: %s" % p.logs()[-200:])
+            return
+        result = {}
+
+        def slow():
+            result["st"] = get(p.port, "/sleep/1000", timeout=10)[0]
+        t = threading.Thread(target=slow)
+        t.start()
+        # A scrape is answered only once the master is back from fork().
+        wait_for(lambda: scrape(p).sum("rproxyd_backend_inflight") == 1, timeout=5,
+                 what="request in flight")
+        s = scrape(p)
+        t.join(10)
+        assert result.get("st") == 200, result
+        assert s.get("rproxyd_workers", state="busy") == 1, \
+            "busy worker shown as %r" % s.series("rproxyd_workers")
+    finally:
+        # SIGTERM to strace would only detach it: stop the master itself.
+        for pid in [c for c in os.listdir("/proc") if c.isdigit()]:
+            if ppid(int(pid)) == p.proc.pid:
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        teardown(p, b1, b2)
+
+
+def ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def test_metrics_off():
+    b1 = Backend("b1").start()
+    b2 = Backend("b2").start()
+    p = Proxy([b1, b2], workers=1)
+    try:
+        p.write_config(text=re.sub(r'metrics_listen = .*', 'metrics_listen = "off"',
+                                   p.config_text()))
+        p.start()
+        assert send(p, 2) == {"b1": 1, "b2": 1}
+        assert listening_ports(p.proc.pid) == {p.port}
+        assert not port_open(p.metrics_port)
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_process_metrics():
+    b1, b2, p = setup()
+    try:
+        send(p, 4)
+        s = scrape(p)
+        procs = [p.proc.pid] + p.worker_pids()
+        assert len(procs) == 3
+        fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
+        # Summed over master and workers (the scrape itself opens a few more).
+        assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
+        page = os.sysconf("SC_PAGESIZE")
+        rss = 0
+        for pid in procs:
+            with open("/proc/%d/statm" % pid) as f:
+                rss += int(f.read().split()[1]) * page
+        got = s.get("process_resident_memory_bytes")
+        assert 0.5 * rss <= got <= 2 * rss, (got, rss)
+        assert s.get("process_virtual_memory_bytes") > got
+        assert s.get("process_max_fds") > 0
+        assert s.get("process_cpu_seconds_total") >= 0
+        start = s.get("process_start_time_seconds")
+        assert time.time() - 3600 < start <= time.time() + 1, start
+    finally:
+        teardown(p, b1, b2)
+
+
+if __name__ == "__main__":
+    run([test_counts_after_requests, test_promtool_accepts,
+         test_worker_sigkill_counters_keep, test_backend_failures_and_health,
+         test_paths_and_methods, test_stalled_scrapers_do_not_wedge,
+         test_drain_busy_then_gone, test_spawn_keeps_busy_state, test_metrics_off,
+         test_process_metrics])
