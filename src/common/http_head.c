@@ -136,7 +136,8 @@ on_body(llhttp_t *p, const char *at, size_t n)
 {
 	struct http_head	*h = HEAD(p);
 
-	if (h->on_body == NULL)
+	/* llhttp closes an open span with an empty call: no data, nothing to do. */
+	if (h->on_body == NULL || n == 0)
 		return 0;
 	return h->on_body(h->body_ctx, at, n) == 0 ? 0 : -1;
 }
@@ -195,6 +196,12 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 {
 	llhttp_errno_t	e;
 
+	/*
+	 * A complete message stays paused until http_head_reset(): resuming would
+	 * reset llhttp's flags, and keep-alive and framing are read from them.
+	 */
+	if (h->msg_complete)
+		return 0;
 	/* Zero bytes still let a paused parser finish a message that has no body. */
 	if (llhttp_get_errno(&h->parser) == HPE_PAUSED)
 		llhttp_resume(&h->parser);

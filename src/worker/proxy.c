@@ -528,8 +528,13 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 	ssize_t		 n;
 
 	for (;;) {
-		if (response_feed(c, x, a) == -1)
+		if (response_feed(c, x, a) == -1) {
+			if (!c->out.failed)
+				log_warnx("event=bad_response_body request_id=%s backend=%s "
+				    "error=\"%s\"", x->id, w->up[a->i].conf->name,
+				    http_head_error_reason(&a->resp));
 			break;
+		}
 		if (a->resp.msg_complete || a->rpos != a->rlen)
 			break;
 		/* Nothing more to parse: send what we have before waiting. */
