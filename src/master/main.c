@@ -78,7 +78,7 @@ main(int argc, char *argv[])
 	struct rp_config	*conf;
 	const char		*file = RP_DEFAULT_CONFIG, *status_cmd = NULL;
 	char			 err[1024], abspath[PATH_MAX];
-	int			 ch, foreground = 0, test = 0, ready_fd = -1;
+	int			 ch, foreground = 0, test = 0, ready_fd = -1, rc;
 
 	while ((ch = getopt(argc, argv, "c:fhs:tv")) != -1) {
 		switch (ch) {
@@ -123,18 +123,23 @@ main(int argc, char *argv[])
 			openlog("rproxyd", LOG_PID, LOG_DAEMON);
 			syslog(LOG_ERR, "%s", err);
 		}
+		free(conf);
 		return 1;
 	}
-	if (test) {
-		printf("rproxyd: configuration file %s test is successful\n", file);
-		return 0;
+	if (test || status_cmd != NULL) {
+		rc = 0;
+		if (test)
+			printf("rproxyd: configuration file %s test is successful\n", file);
+		else
+			rc = status_print(conf, status_cmd, stdout, stderr);
+		free(conf);
+		return rc;
 	}
-	if (status_cmd != NULL)
-		return status_print(conf, status_cmd, stdout, stderr);
 
 	log_init("rproxyd", conf->syslog_facility, conf->log_level, foreground);
 	if (log_open_dir(conf->log_dir, err, sizeof(err)) == -1) {
 		fprintf(stderr, "rproxyd: %s\n", err);
+		free(conf);
 		return 1;
 	}
 	if (!foreground)

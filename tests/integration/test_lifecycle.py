@@ -541,9 +541,10 @@ def test_respawn_killed_worker_and_status():
         # process), and nothing can save it. Every other request must succeed, so at
         # most one failure is allowed below.
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: len(p.worker_pids()) == 2 and victim not in p.worker_pids(),
-                 timeout=5, what="a replacement for worker %d" % victim)
-        after = p.worker_pids()
+        def replaced():
+            pids = p.worker_pids()
+            return pids if len(pids) == 2 and victim not in pids else None
+        after = wait_for(replaced, timeout=5, what="a replacement for worker %d" % victim)
         assert set(after) - set(before), (before, after)
         respawned.set()
         wait_for(lambda: re.search(r"event=worker_exit pid=%d .*signal=9\b" % victim,
