@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,8 +259,9 @@ emit_failures(struct metrics_ctx *c, const struct metric_family *f)
 	}
 }
 
+/* One sample per listed backend: a single counter of struct slot_backend, by offset. */
 static void
-emit_retries(struct metrics_ctx *c, const struct metric_family *f)
+emit_backend_counter(struct metrics_ctx *c, const struct metric_family *f, size_t off)
 {
 	size_t	i;
 
@@ -268,8 +270,15 @@ emit_retries(struct metrics_ctx *c, const struct metric_family *f)
 			continue;
 		sample_begin(c, f, NULL);
 		sample_label(c, "backend", backend_name(c, i));
-		sample_u64(c, counter_get(&c->sum->be[i].retries));
+		sample_u64(c, counter_get((const _Atomic uint64_t *)
+		    ((const char *)&c->sum->be[i] + off)));
 	}
+}
+
+static void
+emit_retries(struct metrics_ctx *c, const struct metric_family *f)
+{
+	emit_backend_counter(c, f, offsetof(struct slot_backend, retries));
 }
 
 static void
@@ -286,15 +295,7 @@ emit_backend_latency(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_backend_bytes(struct metrics_ctx *c, const struct metric_family *f)
 {
-	size_t	i;
-
-	for (i = 0; i < RP_MAX_BACKENDS; i++) {
-		if (!backend_listed(c, i))
-			continue;
-		sample_begin(c, f, NULL);
-		sample_label(c, "backend", backend_name(c, i));
-		sample_u64(c, counter_get(&c->sum->be[i].bytes_out));
-	}
+	emit_backend_counter(c, f, offsetof(struct slot_backend, bytes_out));
 }
 
 static void

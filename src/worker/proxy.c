@@ -595,15 +595,6 @@ attempt_stale(const struct conn *c, const struct body *b, const struct attempt *
 	    method_idempotent(c->req.method, c->req.methodlen);
 }
 
-static void
-upstream_discard_idle(struct worker *w, int i)
-{
-	struct upstream	*u = &w->up[i];
-
-	while (u->nidle > 0)
-		close(u->idle[--u->nidle]);
-}
-
 /* Read (or refuse) what comes before the first attempt: expectations, limits, small bodies. */
 static int
 request_prepare(struct conn *c, struct body *b)
@@ -688,7 +679,7 @@ proxy_exchange(struct conn *c, struct exchange *x)
 			log_info("event=stale_connection request_id=%s backend=%s "
 			    "action=retry_fresh", x->id, w->up[i].conf->name);
 			close(a.fd);
-			upstream_discard_idle(w, i);
+			upstream_close_idle(w, i);
 			memset(&a, 0, sizeof(a));
 			a.i = i;
 			a.probing = how != LB_PICK_HEALTHY;

@@ -82,11 +82,19 @@ upstream_put(struct worker *w, int i, int fd)
 }
 
 void
+upstream_close_idle(struct worker *w, int i)
+{
+	struct upstream	*u = &w->up[i];
+
+	while (u->nidle > 0)
+		close(u->idle[--u->nidle]);
+}
+
+void
 upstream_close_all(struct worker *w)
 {
 	size_t	i;
 
 	for (i = 0; i < w->conf->nbackends; i++)
-		while (w->up[i].nidle > 0)
-			close(w->up[i].idle[--w->up[i].nidle]);
+		upstream_close_idle(w, (int)i);
 }

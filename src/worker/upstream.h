@@ -21,6 +21,9 @@ int	upstream_get(struct worker *w, int i, int64_t deadline, int *reused,
 /* Keep a connection whose last response ended cleanly, for the next request. */
 void	upstream_put(struct worker *w, int i, int fd);
 
+/* Close backend i's pooled connections (one was found stale: the rest likely are). */
+void	upstream_close_idle(struct worker *w, int i);
+
 /* Close every pooled connection (on exit). */
 void	upstream_close_all(struct worker *w);
 
