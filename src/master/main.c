@@ -35,7 +35,8 @@ static int
 daemonize(void)
 {
 	int	fds[2], fd;
-	char	c;
+	char	c = '0';
+	ssize_t	n;
 	pid_t	pid;
 
 	if (pipe2(fds, O_CLOEXEC) == -1) {
@@ -48,9 +49,10 @@ daemonize(void)
 	}
 	if (pid > 0) {
 		close(fds[1]);
-		while (read(fds[0], &c, 1) == -1 && errno == EINTR)
+		while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
 			;
-		exit(c == '1' ? 0 : 1);
+		/* _exit: the child owns everything this process allocated. */
+		_exit(n == 1 && c == '1' ? 0 : 1);
 	}
 	close(fds[0]);
 	if (setsid() == -1) {

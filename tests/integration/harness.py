@@ -18,6 +18,14 @@ RPROXYD = os.environ.get("RPROXYD", os.path.abspath("src/rproxyd"))
 BACKEND = os.environ.get("RP_BACKEND", os.path.abspath("backends/rproxyd-backend"))
 SRCDIR = os.environ.get("RP_SRCDIR", os.path.abspath("."))
 
+# A sanitizer build's reports from any process this script starts (daemonized
+# masters and workers included) land here; run() fails the script if any do.
+SANITIZER_DIR = tempfile.mkdtemp(prefix="rproxyd-san-")
+for _var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+    os.environ[_var] = ":".join(o for o in (
+        os.environ.get(_var, ""),
+        "log_path=%s/%s" % (SANITIZER_DIR, _var.split("_")[0].lower())) if o)
+
 
 def free_port():
     """A port nobody listens on now (the kernel's pick)."""
@@ -215,5 +223,10 @@ def run(tests):
             passed += 1
             print("ok   %s (%.2fs)" % (t.__name__, time.monotonic() - start))
         sys.stdout.flush()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed or not passed else 0)
+    reports = sorted(os.listdir(SANITIZER_DIR))
+    for name in reports:
+        with open(os.path.join(SANITIZER_DIR, name), errors="replace") as f:
+            print("FAIL sanitizer report %s:\n%s" % (name, f.read()))
+    shutil.rmtree(SANITIZER_DIR, ignore_errors=True)
+    print("%d passed, %d failed, %d sanitizer reports" % (passed, failed, len(reports)))
+    sys.exit(1 if failed or reports or not passed else 0)
