@@ -1,5 +1,7 @@
 /* io.c: blocking-style reads and writes on non-blocking sockets, bounded by poll(). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +125,65 @@ int
 io_write(int fd, const void *buf, size_t len, int64_t deadline)
 {
 	return io_write2(fd, buf, len, NULL, 0, deadline);
+}
+
+/* One splice step: >0 bytes, 0 at EOF, IO_TIMEOUT for "would block", or IO_ERROR. */
+static ssize_t
+io_splice_step(int from, int to, size_t len)
+{
+	ssize_t	n;
+
+	do {
+		n = splice(from, NULL, to, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	} while (n == -1 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? IO_TIMEOUT : IO_ERROR;
+}
+
+/*
+ * The pipe is filled only when empty, so "would block" always means one
+ * thing: the backend has nothing yet, or the client has no room.
+ */
+int
+io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
+    uint64_t *nin, uint64_t *nout, int *failed)
+{
+	uint64_t	want;
+	ssize_t		n;
+	int		rc;
+
+	*nin = *nout = 0;
+	while (*nout < len) {
+		if (*nout == *nin) {
+			want = len - *nin;
+			n = io_splice_step(in, p[1], want > SSIZE_MAX ? SSIZE_MAX : want);
+			if (n > 0) {
+				*nin += (uint64_t)n;
+				continue;
+			}
+			*failed = in;
+			if (n == 0)
+				return IO_EOF;
+			if (n == IO_ERROR ||
+			    (rc = io_wait(in, POLLIN, clock_now_ns() + gap)) != 1)
+				return n == IO_ERROR ? IO_ERROR : rc;
+		} else {
+			n = io_splice_step(p[0], out, (size_t)(*nin - *nout));
+			if (n > 0) {
+				*nout += (uint64_t)n;
+				continue;
+			}
+			*failed = out;
+			if (n == 0)
+				errno = EPIPE;
+			if (n == 0 || n == IO_ERROR)
+				return IO_ERROR;
+			if ((rc = io_wait(out, POLLOUT, clock_now_ns() + gap)) != 1)
+				return rc;
+		}
+	}
+	return 0;
 }
 
 int

@@ -20,6 +20,18 @@ int	io_write(int fd, const void *buf, size_t len, int64_t deadline);
 int	io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
 	    int64_t deadline);
 
+/*
+ * Move exactly len bytes from socket in to socket out through the pipe p,
+ * without copying them through user space (splice(2)). Each step must make
+ * progress within gap ns. 0 when all of len reached out; otherwise IO_EOF,
+ * IO_TIMEOUT or IO_ERROR (errno), with *failed the fd at fault. *nin and
+ * *nout count the bytes taken from in and given to out. The pipe holds
+ * leftovers after a failure: the caller closes it.
+ */
+#define IO_EOF		(-4)
+int	io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
+	    uint64_t *nin, uint64_t *nout, int *failed);
+
 /* Connect to sa before deadline: the socket, or IO_* (errno set). */
 int	io_connect(const struct sockaddr *sa, socklen_t salen, int64_t deadline);
 

@@ -1,5 +1,6 @@
 /* proxy.c: one request: keep or stream its body, try backends, relay the response. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,10 @@ struct attempt {
 };
 
 #define IO_BUF_FULL	(-3)	/* response head larger than the backend buffer */
+
+/* Content-Length bodies with more than this left go by splice(2), not copies. */
+#define SPLICE_MIN		(32 * 1024)
+#define SPLICE_PIPE_SIZE	(256 * 1024)
 
 static int	response_while_sending(void *);
 static int	attempt_read_head(struct conn *, struct attempt *);
@@ -515,6 +520,69 @@ attempt_read_head(struct conn *c, struct attempt *a)
 	return 0;
 }
 
+/* The backend stopped mid-body: n is IO_EOF, IO_TIMEOUT or IO_ERROR (errno). */
+static void
+response_truncated(struct worker *w, struct exchange *x, struct attempt *a, ssize_t n)
+{
+	log_warnx("event=response_truncated request_id=%s backend=%s error=\"%s\"",
+	    x->id, w->up[a->i].conf->name, n == IO_EOF ? "EOF" :
+	    n == IO_TIMEOUT ? "read timeout" : strerror(errno));
+}
+
+/* The worker's splice pipe, made on first use: 0, or -1 to copy instead. */
+static int
+relay_pipe(struct worker *w)
+{
+	if (w->pipe[0] != -1)
+		return 0;
+	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("event=splice_pipe");
+		w->pipe[0] = w->pipe[1] = -1;
+		return -1;
+	}
+	/* Fewer, larger steps; the default size stays if the system says no. */
+	(void)fcntl(w->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
+	return 0;
+}
+
+/*
+ * Move the rest of a Content-Length body from backend to client with
+ * splice(2), then let the parser count the bytes it did not see. 0 when all
+ * arrived; otherwise IO_* (as io_splice) with *failed the fd at fault; 1 when
+ * there is no pipe and the caller should copy instead.
+ */
+static int
+relay_splice(struct conn *c, struct exchange *x, struct attempt *a, int64_t gap,
+    int *failed)
+{
+	struct worker	*w = c->w;
+	uint64_t	 left = http_head_length(&a->resp), nin, nout;
+	long		 used;
+	int		 rc;
+
+	if (relay_pipe(w) == -1)
+		return 1;
+	rc = io_splice(a->fd, c->fd, w->pipe, left, gap, &nin, &nout, failed);
+	counter_add(&w->up[a->i].stats->bytes_out, nin);
+	x->bytes_out += nout;
+	if (rc != 0) {
+		/* Bytes may be stuck in the pipe: a new one next time. */
+		close(w->pipe[0]);
+		close(w->pipe[1]);
+		w->pipe[0] = w->pipe[1] = -1;
+		return rc;
+	}
+	a->resp.on_body = NULL;
+	while (left > 0 && !a->resp.msg_complete) {
+		used = http_head_feed(&a->resp, w->bbuf, left > BACKEND_BUF ?
+		    BACKEND_BUF : (size_t)left);
+		if (used <= 0)
+			return IO_ERROR;
+		left -= (uint64_t)used;
+	}
+	return 0;
+}
+
 /*
  * Stream the rest of the response body to the client. Returns 0 when the
  * backend connection ended cleanly and may be pooled, 1 when it must be
@@ -526,6 +594,7 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 	struct worker	*w = c->w;
 	int64_t		 gap = (int64_t)w->conf->read_timeout_ms * NS_PER_MS;
 	ssize_t		 n;
+	int		 failed;
 
 	for (;;) {
 		if (response_feed(c, x, a) == -1) {
@@ -540,15 +609,23 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 		/* Nothing more to parse: send what we have before waiting. */
 		if (outbuf_flush(&c->out) != 0)
 			break;
+		if (a->framing == FRAME_LENGTH &&
+		    http_head_length(&a->resp) >= SPLICE_MIN &&
+		    (n = relay_splice(c, x, a, gap, &failed)) != 1) {
+			if (n == 0)
+				continue;
+			if (failed == a->fd)
+				response_truncated(w, x, a, n);
+			c->close = 1;
+			x->bytes_out += c->out.total;
+			return -1;
+		}
 		n = response_read(w, a, clock_now_ns() + gap);
 		if (n == 0 && http_head_needs_eof(&a->resp) &&
 		    http_head_finish(&a->resp) == 0)
 			break;
 		if (n <= 0) {
-			log_warnx("event=response_truncated request_id=%s backend=%s "
-			    "error=\"%s\"", x->id, w->up[a->i].conf->name,
-			    n == 0 ? "EOF" : n == IO_TIMEOUT ? "read timeout" :
-			    strerror(errno));
+			response_truncated(w, x, a, n == 0 ? IO_EOF : n);
 			c->close = 1;
 			outbuf_flush(&c->out);
 			x->bytes_out += c->out.total;

@@ -166,6 +166,7 @@ worker_setup(struct worker *w)
 	w->keep = worker_alloc(w->keepcap);
 	w->req_headers = worker_alloc(conf->max_headers * sizeof(struct http_header));
 	w->resp_headers = worker_alloc(conf->max_headers * sizeof(struct http_header));
+	w->pipe[0] = w->pipe[1] = -1;
 
 	/* The master placed every configured backend in the table by name. */
 	for (i = 0; i < conf->nbackends; i++) {

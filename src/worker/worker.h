@@ -53,6 +53,7 @@ struct worker {
 	char			*keep;		/* request body kept for retries */
 	size_t			 keepcap;
 	struct outbuf		 bout;		/* a streamed request body */
+	int			 pipe[2];	/* splice(2) relay; -1 until first used */
 	struct http_header	*req_headers;
 	struct http_header	*resp_headers;
 };

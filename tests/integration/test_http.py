@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import http.client
 import os
+import signal
 import socket
 import sys
 import threading
@@ -394,6 +395,81 @@ def test_client_keepalive():
         assert all("request_id=ka-%d " % i in lines[i] for i in range(5)), lines
 
 
+def short_body_backend(st, declared, sent):
+    """A backend that promises a declared-byte body, sends `sent` bytes, closes."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    st.callback(ls.close)
+
+    def serve():
+        while True:
+            try:
+                s, _ = ls.accept()
+            except OSError:
+                return
+            with s:
+                s.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % declared
+                          + b"x" * sent)
+    threading.Thread(target=serve, daemon=True).start()
+    return ("short", "http://127.0.0.1:%d" % ls.getsockname()[1])
+
+
+def test_long_bodies_cut_short():
+    """Long Content-Length bodies are relayed by splice(2): a backend that stops
+    early leaves the client with the bytes sent and a closed connection (no
+    made-up end), a client that leaves early frees the worker, and the worker
+    serves whole bodies afterwards."""
+    with contextlib.ExitStack() as st:
+        (b,) = start_backends(st, "b1")
+        short = short_body_backend(st, 1000000, 300000)
+        p = start_proxy(st, [b, short], workers=1)
+        # Round-robin: whichever of the two requests reaches "short" is cut.
+        got = []
+        for _ in range(2):
+            with conn(p.port, timeout=10) as (s, rd):
+                s.sendall(b"GET /bytes/1000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+                status = rd.line()
+                assert status == b"HTTP/1.1 200 OK", status
+                while rd.line():
+                    pass
+                body = rd.buf
+                try:
+                    while True:
+                        chunk = s.recv(262144)
+                        if not chunk:
+                            break
+                        body += chunk
+                except socket.timeout:
+                    raise AssertionError("no close after %d body bytes%s" % (len(body), tail(p)))
+                got.append(len(body))
+        assert sorted(got) == [300000, 1000000], got
+        wait_for(lambda: log_lines(p, "event=response_truncated", "backend=short",
+                                   'error="EOF"'), timeout=5,
+                 what="response_truncated line" + tail(p))
+
+        p.write_config(p.config_text(backends=[b]))
+        p.signal(signal.SIGHUP)
+        wait_for(lambda: all(request(p.port, "/").headers.get("x-backend") == "b1"
+                             for _ in range(2)), timeout=10, what="reload to b1 alone")
+        # The client leaves after the first 100 kB of 10 MiB.
+        with conn(p.port, timeout=10) as (s, rd):
+            s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: t\r\n\r\n" % (10 * MiB))
+            while len(rd.buf) < 100000:
+                rd._more()
+        for _ in range(2):
+            r = request(p.port, "/bytes/%d" % (10 * MiB), timeout=30)
+            assert r.status == 200 and sha(r.body) == pattern_sha256(10 * MiB), \
+                "whole body after an abandoned one%s" % tail(p)
+
+
 if __name__ == "__main__":
     harness.run([
         test_download_bodies,
@@ -404,4 +480,5 @@ if __name__ == "__main__":
         test_bodyless_responses,
         test_expect_100_continue,
         test_client_keepalive,
+        test_long_bodies_cut_short,
     ])
