@@ -197,6 +197,26 @@ shm_slot_sum(const struct shm_region *r, struct slot *out)
 }
 
 void
+shm_slot_states(const struct shm_region *r, unsigned *busy, unsigned *idle)
+{
+	uint32_t	i;
+
+	*busy = *idle = 0;
+	for (i = 0; i < r->hdr.nslots; i++)
+		switch (atomic_load(&r->slots[i].state)) {
+		case SLOT_IDLE:
+			(*idle)++;
+			break;
+		case SLOT_BUSY:
+		case SLOT_DRAINING:	/* still finishing a connection */
+			(*busy)++;
+			break;
+		default:
+			break;
+		}
+}
+
+void
 shm_backend_reset(struct shm_region *r, size_t idx)
 {
 	uint32_t	i;

@@ -127,6 +127,9 @@ void	shm_slot_fold(struct shm_region *r, struct slot *s);
 /* Sum retired and every live slot into *out (which the caller zeroed). */
 void	shm_slot_sum(const struct shm_region *r, struct slot *out);
 
+/* Workers serving a connection (busy or draining one) and waiting in accept(). */
+void	shm_slot_states(const struct shm_region *r, unsigned *busy, unsigned *idle);
+
 /* Add one slot's counters into another; gauges are added too. */
 void	shm_slot_add(struct slot *dst, const struct slot *src);
 

@@ -274,6 +274,11 @@ master_reap(struct master *m)
 		master_log_exit(c, status);
 		/* Its counters live on in the retired totals; its gauges go. */
 		shm_slot_fold(m->shm, &m->shm->slots[i]);
+		if (m->stopping) {
+			c->pid = 0;
+			log_info("event=shutdown phase=drain exited=%ld left=%u",
+			    (long)pid, master_count(m, 0));
+		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL &&
 		    !m->stopping) {
 			log_err("event=worker_fatal pid=%ld action=stop", (long)pid);
@@ -305,6 +310,8 @@ master_reap(struct master *m)
 static void
 master_begin_stop(struct master *m)
 {
+	unsigned	busy, idle;
+
 	if (m->stopping) {
 		log_notice("event=shutdown phase=immediate workers=%u", master_count(m, 0));
 		master_signal_children(m, SIGKILL, 0);
@@ -313,8 +320,9 @@ master_begin_stop(struct master *m)
 	m->stopping = 1;
 	m->stop_deadline = clock_now_ns() +
 	    (int64_t)m->conf->shutdown_timeout_ms * NS_PER_MS;
-	log_notice("event=shutdown phase=begin workers=%u timeout_s=%.3g",
-	    master_count(m, 0), (double)m->conf->shutdown_timeout_ms / 1000.0);
+	shm_slot_states(m->shm, &busy, &idle);
+	log_notice("event=shutdown phase=begin workers=%u busy=%u timeout_s=%.3g",
+	    master_count(m, 0), busy, (double)m->conf->shutdown_timeout_ms / 1000.0);
 	/* Draining workers empty the backlog with accept() that must not block. */
 	if (net_set_nonblock(m->listen_fd) == -1)
 		log_warn("event=shutdown listen: fcntl O_NONBLOCK");

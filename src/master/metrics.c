@@ -389,21 +389,9 @@ emit_client_bytes(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_workers(struct metrics_ctx *c, const struct metric_family *f)
 {
-	uint64_t	busy = 0, idle = 0;
-	uint32_t	i;
+	unsigned	busy, idle;
 
-	for (i = 0; i < c->r->hdr.nslots; i++)
-		switch (atomic_load(&c->r->slots[i].state)) {
-		case SLOT_IDLE:
-			idle++;
-			break;
-		case SLOT_BUSY:
-		case SLOT_DRAINING:	/* still finishing a connection */
-			busy++;
-			break;
-		default:
-			break;
-		}
+	shm_slot_states(c->r, &busy, &idle);
 	sample_begin(c, f, NULL);
 	sample_label(c, "state", "busy");
 	sample_u64(c, busy);

@@ -226,6 +226,13 @@ def test_drain_on_sigterm():
         assert not re.search(r"event=worker_exit .*signal=", logs), logs[-3000:]
         print("  master exited %.2fs after SIGTERM" % took)
         assert len(re.findall(r"target=/sleep/2000 status=200", logs)) == 10, logs[-3000:]
+        # Progress: the 10 slow requests and the idle keep-alive connection are
+        # busy at the start, then every worker's exit counts down to none left.
+        assert re.search(r"event=shutdown phase=begin workers=12 busy=11 ", logs), \
+            logs[-3000:]
+        left = [int(n) for n in re.findall(r"event=shutdown phase=drain exited=\d+ left=(\d+)",
+                                           logs)]
+        assert left == list(range(11, -1, -1)), left
     finally:
         if idle is not None:
             idle.close()
