@@ -44,7 +44,7 @@
 	X(SIZE,	"max_uri_size",		"8k",	max_uri_size, 256, 1048576) \
 	X(INT,	"max_headers",		100,	max_headers, 8, 1000)	\
 	X(SIZE,	"max_body_size",	"0",	max_body_size, 0, 0)	\
-	X(INT,	"workers",		8,	workers, 1, RP_WORKERS_MAX) \
+	X(INT,	"workers",		64,	workers, 1, RP_WORKERS_MAX) \
 	X(STR,	"user",			"",	user, 0, 0)		\
 	X(STR,	"group",		"",	group, 0, 0)		\
 	X(STR,	"pidfile",		"/run/rproxyd.pid", pidfile, 0, 0) \

@@ -127,7 +127,7 @@ assert_documented_defaults(const struct rp_config *c)
 	ck_assert_uint_eq(c->max_uri_size, 8192);
 	ck_assert_uint_eq(c->max_headers, 100);
 	ck_assert_uint_eq(c->max_body_size, 0);
-	ck_assert_uint_eq(c->workers, 8);
+	ck_assert_uint_eq(c->workers, 64);
 	ck_assert_str_eq(c->user, "");
 	ck_assert_str_eq(c->group, "");
 	ck_assert_str_eq(c->pidfile, "/run/rproxyd.pid");
@@ -762,7 +762,7 @@ START_TEST(test_reload_repeatedly)
 		    sizeof(err)), -1);
 	}
 	c = load_ok(BACKEND_LINE);
-	ck_assert_uint_eq(c->workers, 8);
+	ck_assert_uint_eq(c->workers, 64);
 }
 END_TEST
 
