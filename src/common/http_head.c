@@ -15,21 +15,38 @@ span_extend(const char **start, size_t *len, const char *at, size_t n)
 	*len = (size_t)(at + n - *start);
 }
 
+/* Where in a field line the parser is: names and values come in pieces. */
+enum {
+	FIELD_NONE = 0,		/* between lines */
+	FIELD_NAME,
+	FIELD_VALUE,
+};
+
+/* The first byte of the head: the raw head is scanned from there for obs-fold. */
+static void
+mark_start(struct http_head *h, const char *at)
+{
+	if (h->start == NULL)
+		h->start = at;
+}
+
 static int
 on_message_begin(llhttp_t *p)
 {
 	struct http_head	*h = HEAD(p);
 
-	h->method = h->url = h->reason = NULL;
-	h->methodlen = h->urllen = h->reasonlen = 0;
-	h->nheaders = 0;
-	h->head_complete = h->msg_complete = 0;
+	h->method = h->url = h->reason = h->version = h->start = NULL;
+	h->methodlen = h->urllen = h->reasonlen = h->versionlen = 0;
+	h->nheaders = h->ntrailers = h->trailer_bytes = h->fieldlen = 0;
+	h->field_state = FIELD_NONE;
+	h->head_complete = h->msg_complete = h->head_scanned = 0;
 	return 0;
 }
 
 static int
 on_method(llhttp_t *p, const char *at, size_t n)
 {
+	mark_start(HEAD(p), at);
 	span_extend(&HEAD(p)->method, &HEAD(p)->methodlen, at, n);
 	return 0;
 }
@@ -39,12 +56,53 @@ on_url(llhttp_t *p, const char *at, size_t n)
 {
 	struct http_head	*h = HEAD(p);
 
+	/* Exactly one SP after the method (RFC 9112 3): llhttp skips several. */
+	if (h->url == NULL && h->method != NULL &&
+	    at != h->method + h->methodlen + 1)
+		return -1;
+	mark_start(h, at);
 	span_extend(&h->url, &h->urllen, at, n);
 	if (h->urllen > h->max_uri) {
 		h->error = HEAD_URI_TOO_LONG;
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The digits of "HTTP/x.y". llhttp refuses some versions itself (1.2, 3.0)
+ * and accepts others (0.9, 2.0) as a request line; every well-formed one but
+ * 1.0 and 1.1 is refused here alike, as a version this proxy does not speak.
+ */
+static int
+on_version(llhttp_t *p, const char *at, size_t n)
+{
+	struct http_head	*h = HEAD(p);
+	const char		*v;
+
+	/* Exactly one SP between target and version. */
+	if (h->version == NULL && h->url != NULL &&
+	    at != h->url + h->urllen + strlen(" HTTP/"))
+		return -1;
+	mark_start(h, at);
+	span_extend(&h->version, &h->versionlen, at, n);
+	if (h->versionlen < 3)
+		return 0;	/* more to come */
+	v = h->version;
+	if (h->versionlen == 3 && v[0] == '1' && v[1] == '.' &&
+	    (v[2] == '0' || v[2] == '1'))
+		return 0;
+	if (h->versionlen == 3 && v[0] >= '0' && v[0] <= '9' && v[1] == '.' &&
+	    v[2] >= '0' && v[2] <= '9')
+		h->error = HEAD_VERSION;
+	return -1;
+}
+
+static int
+on_version_complete(llhttp_t *p)
+{
+	/* Whatever slipped past on_version, short of three bytes, is no 1.x. */
+	return HEAD(p)->versionlen == 3 ? 0 : -1;
 }
 
 static int
@@ -62,6 +120,18 @@ is_tchar(unsigned char c)
 	    (c >= 'A' && c <= 'Z') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* Count a trailer piece against max_trailer (a line's ": " and CRLF included). */
+static int
+trailer_add(struct http_head *h, size_t n)
+{
+	h->trailer_bytes += n;
+	if (h->trailer_bytes > h->max_trailer) {
+		h->error = HEAD_TOO_LARGE;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 on_header_field(llhttp_t *p, const char *at, size_t n)
 {
@@ -74,27 +144,80 @@ on_header_field(llhttp_t *p, const char *at, size_t n)
 		if (!is_tchar((unsigned char)at[i]))
 			return -1;
 
-	/* A new field starts once the previous one has a value. */
-	if (h->nheaders == 0 || h->headers[h->nheaders - 1].value != NULL) {
-		if (h->nheaders == h->maxheaders) {
-			h->error = HEAD_TOO_MANY;
-			return -1;
+	if (h->field_state != FIELD_NAME) {
+		h->field_state = FIELD_NAME;
+		h->fieldlen = 0;
+		if (h->head_complete) {
+			/* A trailer: counted and checked, never kept. */
+			if (h->ntrailers++ == h->maxheaders) {
+				h->error = HEAD_TOO_MANY;
+				return -1;
+			}
+			if (trailer_add(h, 4) == -1)
+				return -1;
+		} else {
+			if (h->nheaders == h->maxheaders) {
+				h->error = HEAD_TOO_MANY;
+				return -1;
+			}
+			hd = &h->headers[h->nheaders++];
+			memset(hd, 0, sizeof(*hd));
 		}
-		hd = &h->headers[h->nheaders++];
-		memset(hd, 0, sizeof(*hd));
 	}
+	h->fieldlen += n;
+	if (h->head_complete)
+		return trailer_add(h, n);
+	mark_start(h, at);
 	hd = &h->headers[h->nheaders - 1];
 	span_extend(&hd->name, &hd->namelen, at, n);
 	return 0;
 }
 
 static int
+on_header_field_complete(llhttp_t *p)
+{
+	struct http_head	*h = HEAD(p);
+
+	/* llhttp takes ": v" as a field with an empty name. */
+	if (h->field_state != FIELD_NAME || h->fieldlen == 0)
+		return -1;
+	h->field_state = FIELD_VALUE;
+	return 0;
+}
+
+/*
+ * Does the piece at starts a line (after LF and optional whitespace): the
+ * continuation of an obs-fold? Looks back only within the data being fed,
+ * and past its start at what the previous feed ended with.
+ */
+static int
+piece_after_lf(const struct http_head *h, const char *at)
+{
+	const char	*q = at;
+
+	while (q > h->feed_start && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	if (q == h->feed_start)
+		return h->lf_ws;
+	return q[-1] == '\n';
+}
+
+static int
 on_header_value(llhttp_t *p, const char *at, size_t n)
 {
-	struct http_header	*hd = &HEAD(p)->headers[HEAD(p)->nheaders - 1];
+	struct http_head	*h = HEAD(p);
+	struct http_header	*hd;
 
+	if (h->field_state != FIELD_VALUE)
+		return -1;
+	/* obs-fold (RFC 9112 5.2): llhttp hands its lines over as more pieces. */
+	if (n > 0 && h->feed_start != NULL && piece_after_lf(h, at))
+		return -1;
+	if (h->head_complete)
+		return trailer_add(h, n);
+	hd = &h->headers[h->nheaders - 1];
 	span_extend(&hd->value, &hd->valuelen, at, n);
-	/* obs-fold: llhttp hands over the pieces; the span then holds CR LF (RFC 9112 5.2). */
+	/* In the head the span is contiguous: a fold would put CR LF inside it. */
 	if (memchr(hd->value, '\r', hd->valuelen) != NULL ||
 	    memchr(hd->value, '\n', hd->valuelen) != NULL)
 		return -1;
@@ -104,8 +227,15 @@ on_header_value(llhttp_t *p, const char *at, size_t n)
 static int
 on_header_value_complete(llhttp_t *p)
 {
-	struct http_header	*hd = &HEAD(p)->headers[HEAD(p)->nheaders - 1];
+	struct http_head	*h = HEAD(p);
+	struct http_header	*hd;
 
+	if (h->field_state != FIELD_VALUE)
+		return -1;
+	h->field_state = FIELD_NONE;
+	if (h->head_complete)
+		return 0;
+	hd = &h->headers[h->nheaders - 1];
 	/* An empty value still ends the field. */
 	if (hd->value == NULL)
 		hd->value = hd->name + hd->namelen;
@@ -114,6 +244,63 @@ on_header_value_complete(llhttp_t *p)
 	    hd->value[hd->valuelen - 1] == '\t'))
 		hd->valuelen--;
 	return 0;
+}
+
+/*
+ * RFC 9112 6.1 and 6.3: of the transfer codings the proxy implements only
+ * chunked, once, last, and only from HTTP/1.1 clients. HEAD_BAD when the
+ * framing cannot be trusted, HEAD_CODING when it can but a coding before
+ * chunked would be lost by de-chunking.
+ */
+static enum http_head_error
+transfer_coding_check(const struct http_head *h)
+{
+	const struct http_header	*hd;
+	size_t				 i, j, k, start, end;
+	int				 present = 0, codings = 0;
+	int				 chunked = 0, other = 0;
+
+	for (i = 0; i < h->nheaders; i++) {
+		hd = &h->headers[i];
+		if (!http_token_eq(hd->name, hd->namelen, "transfer-encoding"))
+			continue;
+		present = 1;
+		for (j = 0; j < hd->valuelen;) {
+			while (j < hd->valuelen && (hd->value[j] == ' ' ||
+			    hd->value[j] == '\t' || hd->value[j] == ','))
+				j++;
+			if (j == hd->valuelen)
+				break;
+			start = j;
+			while (j < hd->valuelen && hd->value[j] != ',')
+				j++;
+			end = j;
+			while (end > start && (hd->value[end - 1] == ' ' ||
+			    hd->value[end - 1] == '\t'))
+				end--;
+			codings++;
+			if (chunked)
+				return HEAD_BAD;	/* chunked not last, or twice */
+			if (http_token_eq(hd->value + start, end - start,
+			    "chunked")) {
+				chunked = 1;
+				continue;
+			}
+			/* Another coding: a token, maybe with parameters. */
+			for (k = start; k < end && hd->value[k] != ';'; k++)
+				if (!is_tchar((unsigned char)hd->value[k]))
+					return HEAD_BAD;
+			other = 1;
+		}
+	}
+	if (!present)
+		return HEAD_OK;
+	if (http_head_minor(h) == 0 || codings == 0 || !chunked)
+		return HEAD_BAD;
+	/* llhttp must frame it the same way, or it will read the body otherwise. */
+	if (!http_head_chunked(h) || http_head_has_length(h))
+		return HEAD_BAD;
+	return other ? HEAD_CODING : HEAD_OK;
 }
 
 static int
@@ -125,7 +312,14 @@ on_headers_complete(llhttp_t *p)
 	if (p->type == HTTP_RESPONSE && p->status_code >= 100 &&
 	    p->status_code < 200 && p->status_code != 101)
 		return 0;
+	/* llhttp takes "GET /" CRLF as HTTP/0.9, with no version to call back for. */
+	if (h->versionlen != 3)
+		return -1;
+	if (p->type == HTTP_REQUEST &&
+	    (h->error = transfer_coding_check(h)) != HEAD_OK)
+		return -1;
 	h->head_complete = 1;
+	h->field_state = FIELD_NONE;
 	if (h->skip_body)
 		return 1;	/* no body; the message-complete pause follows */
 	return HPE_PAUSED;
@@ -153,6 +347,34 @@ on_message_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
+/*
+ * The whole head, now that its end is known: a line that starts with SP or
+ * HTAB is obs-fold (or whitespace before the first field), which llhttp
+ * takes silently when the folded part is empty or the value before it was.
+ */
+static int
+head_scan(struct http_head *h, const char *end)
+{
+	const char	*q;
+
+	h->head_scanned = 1;
+	if (h->start == NULL || end < h->start)
+		return 0;
+	for (q = h->start; q + 1 < end; q++)
+		if (q[0] == '\n' && (q[1] == ' ' || q[1] == '\t'))
+			return -1;
+	return 0;
+}
+
+/* Does data end in LF and optional SP/HTAB (a line that may be a fold)? */
+static int
+ends_lf_ws(const char *data, size_t len, int before)
+{
+	while (len > 0 && (data[len - 1] == ' ' || data[len - 1] == '\t'))
+		len--;
+	return len == 0 ? before : data[len - 1] == '\n';
+}
+
 void
 http_head_init(struct http_head *h, llhttp_type_t type, struct http_header *headers,
     size_t maxheaders, size_t max_uri)
@@ -162,8 +384,11 @@ http_head_init(struct http_head *h, llhttp_type_t type, struct http_header *head
 	h->settings.on_message_begin = on_message_begin;
 	h->settings.on_method = on_method;
 	h->settings.on_url = on_url;
+	h->settings.on_version = on_version;
+	h->settings.on_version_complete = on_version_complete;
 	h->settings.on_status = on_status;
 	h->settings.on_header_field = on_header_field;
+	h->settings.on_header_field_complete = on_header_field_complete;
 	h->settings.on_header_value = on_header_value;
 	h->settings.on_header_value_complete = on_header_value_complete;
 	h->settings.on_headers_complete = on_headers_complete;
@@ -172,6 +397,7 @@ http_head_init(struct http_head *h, llhttp_type_t type, struct http_header *head
 	h->headers = headers;
 	h->maxheaders = maxheaders;
 	h->max_uri = max_uri;
+	h->max_trailer = HTTP_TRAILER_MAX;
 	llhttp_init(&h->parser, type, &h->settings);
 	h->parser.data = h;
 }
@@ -184,10 +410,13 @@ http_head_reset(struct http_head *h)
 	/* A fresh parser: nothing of the previous message can leak into the next. */
 	llhttp_init(&h->parser, type, &h->settings);
 	h->parser.data = h;
-	h->method = h->url = h->reason = NULL;
-	h->methodlen = h->urllen = h->reasonlen = 0;
-	h->nheaders = 0;
-	h->head_complete = h->msg_complete = h->skip_body = 0;
+	h->method = h->url = h->reason = h->version = NULL;
+	h->start = h->feed_start = NULL;
+	h->methodlen = h->urllen = h->reasonlen = h->versionlen = 0;
+	h->nheaders = h->ntrailers = h->trailer_bytes = h->fieldlen = 0;
+	h->field_state = FIELD_NONE;
+	h->head_complete = h->msg_complete = h->skip_body = h->head_scanned = 0;
+	h->lf_ws = 0;
 	h->error = HEAD_OK;
 }
 
@@ -195,6 +424,7 @@ long
 http_head_feed(struct http_head *h, const char *data, size_t len)
 {
 	llhttp_errno_t	e;
+	long		used;
 
 	/*
 	 * A complete message stays paused until http_head_reset(): resuming would
@@ -205,18 +435,30 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 	/* Zero bytes still let a paused parser finish a message that has no body. */
 	if (llhttp_get_errno(&h->parser) == HPE_PAUSED)
 		llhttp_resume(&h->parser);
+	h->feed_start = data;
 	e = llhttp_execute(&h->parser, data, len);
+	h->feed_start = NULL;
 	switch (e) {
 	case HPE_OK:
-		return (long)len;
+		used = (long)len;
+		break;
 	case HPE_PAUSED:
 	case HPE_PAUSED_UPGRADE:
-		return (long)(llhttp_get_error_pos(&h->parser) - data);
+		used = (long)(llhttp_get_error_pos(&h->parser) - data);
+		break;
 	default:
 		if (h->error == HEAD_OK)
 			h->error = HEAD_BAD;
 		return -1;
 	}
+	if (h->head_complete && !h->head_scanned &&
+	    head_scan(h, data + used) == -1) {
+		h->head_complete = h->msg_complete = 0;
+		h->error = HEAD_BAD;
+		return -1;
+	}
+	h->lf_ws = ends_lf_ws(data, (size_t)used, h->lf_ws);
+	return used;
 }
 
 int
@@ -332,6 +574,10 @@ http_head_error_reason(const struct http_head *h)
 		return "URI too long";
 	case HEAD_TOO_MANY:
 		return "too many headers";
+	case HEAD_VERSION:
+		return "HTTP version not supported";
+	case HEAD_CODING:
+		return "transfer coding not implemented";
 	case HEAD_BAD:
 		break;
 	}

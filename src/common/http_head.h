@@ -14,14 +14,22 @@ struct http_header {
 	size_t		 valuelen;
 };
 
-/* Why a head was refused; each maps to the status the proxy answers. */
+/*
+ * Why a head was refused; each maps to the status the proxy answers. In a
+ * trailer section every error is a 400: it is part of the body's framing.
+ */
 enum http_head_error {
 	HEAD_OK = 0,
 	HEAD_BAD,		/* 400: the parser refused it */
-	HEAD_TOO_LARGE,		/* 431 */
+	HEAD_TOO_LARGE,		/* 431: head, or trailer section over max_trailer */
 	HEAD_URI_TOO_LONG,	/* 414 */
-	HEAD_TOO_MANY,		/* 431: too many header lines */
+	HEAD_TOO_MANY,		/* 431: too many header (or trailer) lines */
+	HEAD_VERSION,		/* 505: a well-formed HTTP/x.y other than 1.0 and 1.1 */
+	HEAD_CODING,		/* 501: a transfer coding other than chunked, before it */
 };
+
+/* Trailer section bytes allowed when the caller sets no max_trailer. */
+#define HTTP_TRAILER_MAX	16384
 
 typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
 
@@ -29,7 +37,17 @@ typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
  * The parser stops (pauses) when a head is complete and again when the whole
  * message is, so the caller decides what happens between head and body and
  * pipelined bytes stay unread in its buffer. Names and values point into the
- * caller's buffer, which must not move while the head is in use.
+ * caller's buffer, which must hold the head contiguously (fed in order from
+ * one buffer) and must not move while the head is in use.
+ *
+ * Beyond llhttp, a request is refused when its request line is not exactly
+ * "method SP target SP HTTP/1.x", its version is not 1.0 or 1.1 (HEAD_VERSION
+ * when well-formed), it has obs-fold or a line starting with whitespace, a
+ * field name that is empty or not a token, or a Transfer-Encoding other than
+ * one final chunked on HTTP/1.1 (HEAD_CODING when only the codings before
+ * chunked are the trouble). Trailer fields are checked the same way, counted
+ * against maxheaders and max_trailer bytes, and then dropped: they never
+ * enter headers[], and may arrive in pieces from buffers since reused.
  */
 struct http_head {
 	llhttp_t		 parser;
@@ -41,10 +59,22 @@ struct http_head {
 	size_t			 urllen;
 	const char		*reason;
 	size_t			 reasonlen;
+	const char		*version;	/* "1.1": the digits after "HTTP/" */
+	size_t			 versionlen;
 	struct http_header	*headers;
 	size_t			 nheaders;
 	size_t			 maxheaders;
 	size_t			 max_uri;
+	size_t			 max_trailer;	/* trailer section bytes; init: HTTP_TRAILER_MAX */
+
+	const char		*start;		/* first byte of the head (method or version) */
+	const char		*feed_start;	/* data of the http_head_feed call running */
+	int			 lf_ws;		/* the data fed so far ends in LF, SP/HTAB* */
+	int			 field_state;	/* where in a field line the parser is */
+	size_t			 fieldlen;	/* bytes of the current field's name */
+	size_t			 ntrailers;
+	size_t			 trailer_bytes;
+	int			 head_scanned;	/* the raw head was checked for obs-fold */
 
 	int			 head_complete;
 	int			 msg_complete;

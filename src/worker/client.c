@@ -26,16 +26,26 @@ head_status(const struct http_head *h)
 		return 431;
 	case HEAD_URI_TOO_LONG:
 		return 414;
+	case HEAD_VERSION:
+		return 505;
+	case HEAD_CODING:
+		return 501;
 	default:
 		return 400;
 	}
 }
 
-/* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host. */
+/*
+ * What the parser cannot know: RFC 9112 3.2, an HTTP/1.1 request has exactly
+ * one Host (HTTP/1.0 at most one); CONNECT is not served; "*" is for OPTIONS
+ * only; an absolute-form target must be http(s) with a plain authority, since
+ * that authority becomes the backend's Host.
+ */
 static int
 head_check(const struct http_head *h)
 {
-	size_t	i, hosts = 0;
+	struct target	t;
+	size_t		i, hosts = 0;
 
 	for (i = 0; i < h->nheaders; i++)
 		if (http_token_eq(h->headers[i].name, h->headers[i].namelen, "host"))
@@ -44,6 +54,11 @@ head_check(const struct http_head *h)
 		return 400;
 	if (h->parser.method == HTTP_CONNECT)
 		return 405;
+	if (request_target(h->url, h->urllen, &t) == -1)
+		return 400;
+	if (h->urllen == 1 && h->url[0] == '*' &&
+	    h->parser.method != HTTP_OPTIONS)
+		return 400;
 	return 0;
 }
 
@@ -162,6 +177,8 @@ conn_init(struct conn *c, struct worker *w, int fd)
 	c->fd = fd;
 	http_head_init(&c->req, HTTP_REQUEST, w->req_headers, w->conf->max_headers,
 	    w->conf->max_uri_size);
+	/* A trailer section may be as large as a head, no larger. */
+	c->req.max_trailer = w->conf->max_header_size;
 }
 
 void

@@ -109,27 +109,74 @@ hb_framing(struct headbuf *hb, enum body_framing framing, uint64_t length)
 		hb_put(hb, "Transfer-Encoding: chunked\r\n", 28);
 }
 
+/* RFC 3986 3.2.2 and 3.2.3: what a host and port may be made of. */
+static int
+authority_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') ||
+	    (c != '\0' && strchr("-._~!$&'()*+,;=:[]%", c) != NULL);
+}
+
+int
+request_target(const char *url, size_t len, struct target *t)
+{
+	size_t	i, s;
+
+	memset(t, 0, sizeof(*t));
+	t->path = url;
+	t->pathlen = len;
+	if (len > 0 && url[0] == '/')
+		return 0;
+	if (len == 1 && url[0] == '*')
+		return 0;
+	if (len >= 7 && http_token_eq(url, 7, "http://"))
+		s = 7;
+	else if (len >= 8 && http_token_eq(url, 8, "https://"))
+		s = 8;
+	else
+		return -1;
+	for (i = s; i < len && url[i] != '/' && url[i] != '?' &&
+	    url[i] != '#'; i++)
+		if (!authority_char((unsigned char)url[i]))
+			return -1;	/* '@' (userinfo) among them */
+	if (i == s)
+		return -1;
+	t->authority = url + s;
+	t->authoritylen = i - s;
+	t->path = url + i;
+	t->pathlen = len - i;
+	return 1;
+}
+
 size_t
 rewrite_request_head(char *out, size_t cap, const struct http_head *req,
     const struct rewrite_request *rr)
 {
 	struct headbuf			 hb = { out, cap, 0, 0 };
 	const struct http_header	*hd, *host;
+	struct target			 t;
 	size_t				 i;
-	int				 xff = 0;
+	int				 xff = 0, absolute;
 
+	absolute = request_target(req->url, req->urllen, &t) == 1;
 	hb_put(&hb, req->method, req->methodlen);
 	hb_put(&hb, " ", 1);
-	hb_put(&hb, req->url, req->urllen);
+	if (absolute && (t.pathlen == 0 || t.path[0] != '/'))
+		hb_put(&hb, "/", 1);
+	hb_put(&hb, t.path, t.pathlen);
 	hb_put(&hb, " HTTP/1.1\r\n", 11);
 	host = http_head_find(req, "host");
-	if (host == NULL)
+	if (absolute)
+		hb_header(&hb, "Host", 4, t.authority, t.authoritylen);
+	else if (host == NULL)
 		hb_printf(&hb, "Host: %s\r\n", rr->default_host);
 	for (i = 0; i < req->nheaders; i++) {
 		hd = &req->headers[i];
 		/* Host is end-to-end whatever Connection says: HTTP/1.1 requires it. */
 		if ((hop_by_hop(req, hd) && hd != host) ||
-		    name_in(hd, request_set_headers))
+		    name_in(hd, request_set_headers) ||
+		    (absolute && http_token_eq(hd->name, hd->namelen, "host")))
 			continue;
 		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);
 	}
@@ -145,7 +192,10 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 	}
 	hb_printf(&hb, "%s%s\r\n", xff ? ", " : "X-Forwarded-For: ", rr->client_addr);
 	hb_printf(&hb, "X-Forwarded-Proto: %s\r\n", rr->proto);
-	if (host != NULL)
+	if (absolute)
+		hb_header(&hb, "X-Forwarded-Host", 16, t.authority,
+		    t.authoritylen);
+	else if (host != NULL)
 		hb_header(&hb, "X-Forwarded-Host", 16, host->value, host->valuelen);
 	hb_printf(&hb, "X-Request-ID: %s\r\n", rr->request_id);
 	hb_framing(&hb, rr->framing, rr->length);

@@ -34,8 +34,27 @@ struct rewrite_response {
 	int			 client_minor;	/* HTTP/1.x of the client */
 };
 
+/* A request target split into the parts a backend is sent. */
+struct target {
+	const char	*authority;	/* absolute-form only: becomes Host */
+	size_t		 authoritylen;
+	const char	*path;		/* origin-form (or "*"); "/" is added when empty */
+	size_t		 pathlen;
+};
+
 /*
- * Write the head into out (cap bytes). Return its length, or 0 if it does not
+ * Which form a request target has (RFC 9112 3.2): 0 for origin-form and "*"
+ * (t->path is the whole target), 1 for absolute-form "http://authority/path"
+ * or https (split into t), -1 for one the proxy refuses: another scheme, no
+ * "//", an empty authority, userinfo, or bytes not allowed in an authority.
+ * CONNECT's authority-form is not handled here.
+ */
+int	request_target(const char *url, size_t len, struct target *t);
+
+/*
+ * Write the head into out (cap bytes). An absolute-form target goes out in
+ * origin-form, with its authority as Host and X-Forwarded-Host (RFC 9112
+ * 3.2.2: the client's Host is ignored). Return its length, or 0 if it does not
  * fit. Hop-by-hop headers (Connection and the headers it names, Keep-Alive,
  * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are dropped and
  * the framing headers are written anew from what the proxy itself parsed.

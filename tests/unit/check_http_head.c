@@ -449,7 +449,30 @@ static const struct {
 	{ HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\nX-A: b\177c\r\n\r\n", 0,
 	  "DEL in a value" },
 	{ HTTP_REQUEST, "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 0, "space in the URI" },
-	{ HTTP_REQUEST, "GET / HTTP/1.2\r\nHost: h\r\n\r\n", 0, "HTTP/1.2 request line" },
+	{ HTTP_REQUEST, "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 0, "two spaces after the method" },
+	{ HTTP_REQUEST, "GET /  HTTP/1.1\r\nHost: h\r\n\r\n", 0, "two spaces before the version" },
+	{ HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\n: b\r\n\r\n", 0, "empty field name" },
+	{ HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\nX-A:\r\n b\r\n\r\n", 0,
+	  "obs-fold after an empty value" },
+	{ HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n \r\n\r\n", 0,
+	  "obs-fold of whitespace only" },
+	{ HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n \r\nX-B: b\r\n\r\n", 0,
+	  "obs-fold of whitespace only, a field after it" },
+	{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n", 0,
+	  "empty Transfer-Encoding" },
+	{ HTTP_REQUEST, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0,
+	  "Transfer-Encoding from an HTTP/1.0 client" },
+	{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n"
+	  "\r\n0\r\n\r\n", 0, "chunked twice" },
+	{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, "chunked twice in two fields" },
+	{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;a=b\r\n"
+	  "\r\n0\r\n\r\n", 0, "chunked with a parameter" },
+	{ HTTP_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: g@zip, chunked\r\n"
+	  "\r\n0\r\n\r\n", 0, "a coding that is not a token" },
+	{ HTTP_REQUEST, "GET / HTTP/1.10\r\nHost: h\r\n\r\n", 0, "two-digit minor version" },
+	{ HTTP_REQUEST, "GET / http/1.1\r\nHost: h\r\n\r\n", 0, "lower-case HTTP" },
+	{ HTTP_REQUEST, "GET /\r\n\r\n", 0, "HTTP/0.9 request line" },
 	{ HTTP_RESPONSE, "HTTP/1.1 2000 OK\r\n\r\n", 0, "four-digit status" },
 	{ HTTP_RESPONSE, "garbage\r\n\r\n", 0, "not HTTP at all" },
 };
@@ -468,11 +491,10 @@ START_TEST(test_refused)
 END_TEST
 
 /*
- * BUG (http_head.c, parser as configured): SPEC 4 "Strictness" requires
- * rejecting obs-fold and whitespace before a colon; llhttp 8.1 as built here
- * (not LLHTTP_STRICT_MODE) accepts both, and a space inside a field name too,
- * and the folded value (CR LF inside it) or the name "Host " would then be
- * forwarded to the backend verbatim.
+ * BUG (fixed in http_head.c): SPEC 4 "Strictness" requires rejecting obs-fold
+ * and whitespace before a colon; llhttp 8.1 built without LLHTTP_STRICT_MODE
+ * accepts both, and a space inside a field name too, and the folded value
+ * (CR LF inside it) or the name "Host " would be forwarded verbatim.
  */
 static const struct {
 	const char	*msg;
@@ -492,6 +514,220 @@ START_TEST(test_refused_bug)
 	ck_assert_msg(feed_message(refused_bug[_i].msg, strlen(refused_bug[_i].msg),
 	    0) == -1, "BUG: %s accepted", refused_bug[_i].what);
 	ck_assert_int_eq(head.error, HEAD_BAD);
+}
+END_TEST
+
+/* A well-formed version other than 1.0 and 1.1 is refused as such (505). */
+static const struct {
+	llhttp_type_t	 type;
+	const char	*msg;
+} bad_version[] = {
+	{ HTTP_REQUEST, "GET / HTTP/1.2\r\nHost: h\r\n\r\n" },
+	{ HTTP_REQUEST, "GET / HTTP/2.0\r\nHost: h\r\n\r\n" },
+	{ HTTP_REQUEST, "GET / HTTP/0.9\r\nHost: h\r\n\r\n" },
+	{ HTTP_REQUEST, "GET / HTTP/3.0\r\nHost: h\r\n\r\n" },
+	{ HTTP_REQUEST, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" },
+	{ HTTP_RESPONSE, "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n" },
+	{ HTTP_RESPONSE, "HTTP/0.9 200 OK\r\nContent-Length: 0\r\n\r\n" },
+};
+
+START_TEST(test_version_refused)
+{
+	size_t	step;
+
+	for (step = 0; step <= 1; step++) {
+		init(bad_version[_i].type, MAXH, MAXURI);
+		ck_assert_msg(feed_message(bad_version[_i].msg, strlen(bad_version[_i].msg),
+		    step) == -1, "%s: accepted", bad_version[_i].msg);
+		ck_assert_msg(head.error == HEAD_VERSION, "%s: error %d",
+		    bad_version[_i].msg, head.error);
+		ck_assert_int_eq(head.head_complete, 0);
+		ck_assert_str_eq(http_head_error_reason(&head), "HTTP version not supported");
+	}
+}
+END_TEST
+
+/*
+ * Transfer-Encoding: only chunked, final, once (RFC 9112 6.1). A coding
+ * before chunked would be lost by de-chunking: refused as not implemented.
+ */
+START_TEST(test_transfer_coding)
+{
+	static const struct {
+		const char	*te;
+		enum http_head_error want;
+	} t[] = {
+		{ "Transfer-Encoding: chunked\r\n", HEAD_OK },
+		{ "Transfer-Encoding: Chunked\r\n", HEAD_OK },
+		{ "Transfer-Encoding:   chunked\r\n", HEAD_OK },
+		{ "Transfer-Encoding: gzip, chunked\r\n", HEAD_CODING },
+		{ "Transfer-Encoding: gzip;q=1,chunked\r\n", HEAD_CODING },
+		{ "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", HEAD_CODING },
+		{ "Transfer-Encoding: chunked, gzip\r\n", HEAD_BAD },
+		{ "Transfer-Encoding: gzip\r\n", HEAD_BAD },
+		{ "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", HEAD_BAD },
+	};
+	char	msg[512];
+	size_t	i, step;
+	long	n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(msg, sizeof(msg), "POST / HTTP/1.1\r\nHost: h\r\n%s\r\n"
+		    "5\r\nhello\r\n0\r\n\r\n", t[i].te);
+		for (step = 0; step <= 1; step++) {
+			init(HTTP_REQUEST, MAXH, MAXURI);
+			n = feed_message(msg, strlen(msg), step);
+			if (t[i].want == HEAD_OK) {
+				ck_assert_msg(n == (long)strlen(msg), "%s: %s", t[i].te,
+				    http_head_error_reason(&head));
+				ck_assert_int_eq(http_head_chunked(&head), 1);
+				assert_span(body, bodylen, "hello");
+				continue;
+			}
+			ck_assert_msg(n == -1, "%s: accepted", t[i].te);
+			ck_assert_msg(head.error == t[i].want, "%s: error %d, want %d",
+			    t[i].te, head.error, t[i].want);
+			ck_assert_int_eq(head.head_complete, 0);
+		}
+	}
+}
+END_TEST
+
+static const char trailer_msg[] =
+    "POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n0\r\n"
+    "X-Sum: 1\r\nHost: evil\r\nX-Long: a b c\r\n\r\n"
+    "GET /next HTTP/1.1\r\n\r\n";
+#define TRAILER_MSG_LEN	(sizeof(trailer_msg) - 1 - strlen("GET /next HTTP/1.1\r\n\r\n"))
+
+/* BUG (fixed): trailer fields were appended to headers[], a second Host included. */
+START_TEST(test_trailers_dropped)
+{
+	size_t	step;
+
+	for (step = 0; step <= 3; step++) {
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(trailer_msg, sizeof(trailer_msg) - 1, step),
+		    TRAILER_MSG_LEN);
+		ck_assert_int_eq(head.msg_complete, 1);
+		assert_span(body, bodylen, "hello");
+		ck_assert_uint_eq(head.nheaders, 2);
+		assert_header(0, "Host", "h");
+		ck_assert_ptr_eq(http_head_find(&head, "x-sum"), NULL);
+		ck_assert_uint_eq(head.ntrailers, 3);
+	}
+}
+END_TEST
+
+/*
+ * The proxy feeds a body from a buffer it reuses: a trailer arrives in pieces
+ * whose earlier bytes are gone. BUG (fixed): a trailer value was kept as a
+ * span from its first piece to its last and scanned, reading whatever lay
+ * between (or beyond) the buffers.
+ */
+START_TEST(test_trailers_from_reused_buffer)
+{
+	static const char *const refused_trailers[] = {
+		"X-T: 1\r\n 2\r\n\r\n",		/* obs-fold */
+		"X-T:\r\n 2\r\n\r\n",		/* obs-fold after an empty value */
+		"X-T : 1\r\n\r\n",		/* whitespace before the colon */
+		"X T: 1\r\n\r\n",
+		": 1\r\n\r\n",			/* empty name */
+	};
+	char	scratch[4];
+	size_t	len = TRAILER_MSG_LEN, pos, n, i, j;
+	char	msg[256];
+	long	used;
+
+	for (j = 1; j <= sizeof(scratch); j++) {
+		/* The head from the message buffer, as the proxy keeps it. */
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		used = http_head_feed(&head, trailer_msg, len);
+		ck_assert_int_gt(used, 0);
+		ck_assert_int_eq(head.head_complete, 1);
+		/* The body and trailers j bytes at a time through one small buffer. */
+		for (pos = (size_t)used; pos < len && !head.msg_complete; pos += n) {
+			n = len - pos < j ? len - pos : j;
+			memcpy(scratch, trailer_msg + pos, n);
+			used = http_head_feed(&head, scratch, n);
+			ck_assert_int_ge(used, 0);
+			n = (size_t)used;
+			memset(scratch, '\n', sizeof(scratch));
+			if (n == 0)
+				break;
+		}
+		ck_assert_int_eq(head.msg_complete, 1);
+		ck_assert_uint_eq(pos, len);
+		ck_assert_uint_eq(head.nheaders, 2);
+		assert_span(body, bodylen, "hello");
+	}
+	for (i = 0; i < sizeof(refused_trailers) / sizeof(refused_trailers[0]); i++) {
+		snprintf(msg, sizeof(msg), "POST / HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n0\r\n%s", refused_trailers[i]);
+		for (j = 0; j <= 2; j++) {
+			init(HTTP_REQUEST, MAXH, MAXURI);
+			ck_assert_msg(feed_message(msg, strlen(msg), j) == -1,
+			    "trailer %zu accepted at step %zu", i, j);
+			ck_assert_int_eq(head.error, HEAD_BAD);
+		}
+	}
+}
+END_TEST
+
+/* Trailers count against maxheaders and max_trailer, apart from the head's. */
+START_TEST(test_trailer_limits)
+{
+	char	msg[2048];
+	size_t	len;
+	int	i;
+
+	len = (size_t)snprintf(msg, sizeof(msg), "POST / HTTP/1.1\r\nHost: h\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n0\r\n");
+	for (i = 0; i < 8; i++)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "X-%d: v\r\n", i);
+	snprintf(msg + len, sizeof(msg) - len, "\r\n");
+	init(HTTP_REQUEST, 8, MAXURI);
+	ck_assert_int_eq(feed_message(msg, strlen(msg), 0), strlen(msg));
+	ck_assert_uint_eq(head.ntrailers, 8);
+	ck_assert_uint_eq(head.nheaders, 2);
+
+	snprintf(msg + len, sizeof(msg) - len, "X-8: v\r\n\r\n");
+	init(HTTP_REQUEST, 8, MAXURI);
+	ck_assert_int_eq(feed_message(msg, strlen(msg), 0), -1);
+	ck_assert_int_eq(head.error, HEAD_TOO_MANY);
+
+	/* 100 bytes of trailer section fit; one more does not. */
+	len = (size_t)snprintf(msg, sizeof(msg), "POST / HTTP/1.1\r\nHost: h\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: %0*d\r\n\r\n", 100 - 3 - 4, 0);
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	head.max_trailer = 100;
+	ck_assert_int_eq(feed_message(msg, len, 1), len);
+	ck_assert_int_eq(head.msg_complete, 1);
+	len = (size_t)snprintf(msg, sizeof(msg), "POST / HTTP/1.1\r\nHost: h\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: %0*d\r\n\r\n", 100 - 3 - 4 + 1, 0);
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	head.max_trailer = 100;
+	ck_assert_int_eq(feed_message(msg, len, 1), -1);
+	ck_assert_int_eq(head.error, HEAD_TOO_LARGE);
+}
+END_TEST
+
+/* A value split across feeds is one value, not an obs-fold. */
+START_TEST(test_value_across_feeds)
+{
+	static const char msg[] = "GET / HTTP/1.1\r\nHost: h\r\nX-A: a b\r\nX-B:\tc\r\n\r\n";
+	size_t	cut;
+
+	for (cut = 1; cut < sizeof(msg) - 1; cut++) {
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(http_head_feed(&head, msg, cut), cut);
+		ck_assert_msg(http_head_feed(&head, msg + cut, sizeof(msg) - 1 - cut) ==
+		    (long)(sizeof(msg) - 1 - cut), "cut %zu: %s", cut,
+		    http_head_error_reason(&head));
+		ck_assert_int_eq(head.head_complete, 1);
+		assert_header(1, "X-A", "a b");
+		assert_header(2, "X-B", "c");
+	}
 }
 END_TEST
 
@@ -554,6 +790,13 @@ http_head_suite(void)
 	tcase_add_loop_test(tc, test_refused, 0, sizeof(refused) / sizeof(refused[0]));
 	tcase_add_loop_test(tc, test_refused_bug, 0,
 	    sizeof(refused_bug) / sizeof(refused_bug[0]));
+	tcase_add_loop_test(tc, test_version_refused, 0,
+	    sizeof(bad_version) / sizeof(bad_version[0]));
+	tcase_add_test(tc, test_transfer_coding);
+	tcase_add_test(tc, test_trailers_dropped);
+	tcase_add_test(tc, test_trailers_from_reused_buffer);
+	tcase_add_test(tc, test_trailer_limits);
+	tcase_add_test(tc, test_value_across_feeds);
 	tcase_add_test(tc, test_reset_after_error);
 	tcase_add_test(tc, test_tokens);
 	suite_add_tcase(s, tc);

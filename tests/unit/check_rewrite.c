@@ -236,6 +236,117 @@ START_TEST(test_request_http10)
 }
 END_TEST
 
+/*
+ * An absolute-form target goes out in origin-form, its authority as Host
+ * (RFC 9112 3.2.2: the client's Host is ignored) and as X-Forwarded-Host.
+ */
+START_TEST(test_request_absolute_form)
+{
+	static const char *const tail =
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n";
+	static const struct {
+		const char	*target, *line, *host;
+	} t[] = {
+		{ "http://example.com/x?y=1", "GET /x?y=1", "example.com" },
+		{ "HTTP://Example.com:8080", "GET /", "Example.com:8080" },
+		{ "https://e.example?q=1", "GET /?q=1", "e.example" },
+		{ "http://[::1]:81//a", "GET //a", "[::1]:81" },
+	};
+	char	in[512], want[1024];
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(in, sizeof(in), "GET %s HTTP/1.1\r\nX-A: 1\r\nHost: other\r\n"
+		    "X-B: 2\r\n\r\n", t[i].target);
+		snprintf(want, sizeof(want), "%s HTTP/1.1\r\nHost: %s\r\nX-A: 1\r\nX-B: 2\r\n"
+		    "%sX-Forwarded-Host: %s\r\nX-Request-ID: rid-0001\r\n\r\n",
+		    t[i].line, t[i].host, tail, t[i].host);
+		assert_request(in, &rreq, want);
+	}
+	/* Origin-form and "*" go out as they came. */
+	assert_request("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", &rreq,
+	    "OPTIONS * HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n"
+	    "X-Request-ID: rid-0001\r\n\r\n");
+}
+END_TEST
+
+START_TEST(test_request_target)
+{
+	static const struct {
+		const char	*url;
+		int		 form;
+		const char	*authority, *path;
+	} t[] = {
+		{ "/a?b", 0, NULL, "/a?b" },
+		{ "*", 0, NULL, "*" },
+		{ "http://h/p", 1, "h", "/p" },
+		{ "hTTpS://h:1", 1, "h:1", "" },
+		{ "http://h#f", 1, "h", "#f" },
+		{ "http://u@h/p", -1, NULL, NULL },	/* userinfo */
+		{ "http:///p", -1, NULL, NULL },	/* no authority */
+		{ "http://", -1, NULL, NULL },
+		{ "ftp://h/p", -1, NULL, NULL },
+		{ "http:/h/p", -1, NULL, NULL },
+		{ "h:80", -1, NULL, NULL },		/* authority-form */
+		{ "http://h h/", -1, NULL, NULL },
+		{ "http://h\"/", -1, NULL, NULL },
+		{ "**", -1, NULL, NULL },
+		{ "", -1, NULL, NULL },
+	};
+	struct target	tg;
+	size_t		i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_msg(request_target(t[i].url, strlen(t[i].url), &tg) == t[i].form,
+		    "%s", t[i].url);
+		if (t[i].form < 0)
+			continue;
+		if (t[i].authority == NULL)
+			ck_assert_ptr_eq(tg.authority, NULL);
+		else
+			ck_assert_msg(tg.authoritylen == strlen(t[i].authority) &&
+			    memcmp(tg.authority, t[i].authority, tg.authoritylen) == 0,
+			    "%s: authority %.*s", t[i].url, (int)tg.authoritylen, tg.authority);
+		ck_assert_msg(tg.pathlen == strlen(t[i].path) &&
+		    (tg.pathlen == 0 || memcmp(tg.path, t[i].path, tg.pathlen) == 0),
+		    "%s: path %.*s", t[i].url, (int)tg.pathlen, tg.path);
+	}
+	/* Counted: bytes past len are not part of the target. */
+	ck_assert_int_eq(request_target("http://h@x", 8, &tg), 1);
+	ck_assert_uint_eq(tg.authoritylen, 1);
+}
+END_TEST
+
+/* BUG (fixed): a request's trailer fields were forwarded as header fields. */
+START_TEST(test_request_trailers_not_forwarded)
+{
+	static const char msg[] =
+	    "POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\nHost: evil\r\nX-Forwarded-For: 6.6.6.6\r\nX-T: 1\r\n\r\n";
+	struct rewrite_request	rr = rreq;
+	size_t			n;
+	long			used;
+
+	http_head_init(&head, HTTP_REQUEST, headers, MAXH, 8192);
+	used = http_head_feed(&head, msg, sizeof(msg) - 1);
+	ck_assert_int_gt(used, 0);
+	ck_assert_int_eq(http_head_feed(&head, msg + used, sizeof(msg) - 1 - (size_t)used),
+	    (long)(sizeof(msg) - 1 - (size_t)used));
+	ck_assert_int_eq(head.msg_complete, 1);
+	/* The proxy rewrites the head after a kept body has been read, trailers and all. */
+	rr.framing = FRAME_LENGTH;
+	rr.length = 5;
+	n = rewrite_request_head(out, sizeof(out), &head, &rr);
+	ck_assert_uint_gt(n, 0);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "POST /t HTTP/1.1\r\nHost: h\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: h\r\nX-Request-ID: rid-0001\r\nContent-Length: 5\r\n\r\n");
+}
+END_TEST
+
 /* Every buffer too small by even one byte is refused, never truncated. */
 START_TEST(test_request_small_buffer)
 {
@@ -466,6 +577,9 @@ rewrite_suite(void)
 	tcase_add_test(tc, test_request_framing);
 	tcase_add_test(tc, test_request_http10);
 	tcase_add_test(tc, test_request_small_buffer);
+	tcase_add_test(tc, test_request_absolute_form);
+	tcase_add_test(tc, test_request_target);
+	tcase_add_test(tc, test_request_trailers_not_forwarded);
 	tcase_add_test(tc, test_response_full);
 	tcase_add_test(tc, test_response_connection);
 	tcase_add_test(tc, test_response_small_buffer);
