@@ -248,7 +248,7 @@ on_header_value_complete(llhttp_t *p)
 
 /*
  * RFC 9112 6.1 and 6.3: of the transfer codings the proxy implements only
- * chunked, once, last, and only from HTTP/1.1 clients. HEAD_BAD when the
+ * chunked, once, last, and only in HTTP/1.1 messages. HEAD_BAD when the
  * framing cannot be trusted, HEAD_CODING when it can but a coding before
  * chunked would be lost by de-chunking.
  */
@@ -315,8 +315,8 @@ on_headers_complete(llhttp_t *p)
 	/* llhttp takes "GET /" CRLF as HTTP/0.9, with no version to call back for. */
 	if (h->versionlen != 3)
 		return -1;
-	if (p->type == HTTP_REQUEST &&
-	    (h->error = transfer_coding_check(h)) != HEAD_OK)
+	/* Responses too: the proxy sends no TE, so a backend may use chunked only. */
+	if ((h->error = transfer_coding_check(h)) != HEAD_OK)
 		return -1;
 	h->head_complete = 1;
 	h->field_state = FIELD_NONE;
