@@ -1,18 +1,27 @@
 /* log.c: syslog, stderr and log-file output, one key=value event per line. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <paths.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define LOG_LINE_MAX	2048
+#define SYSLOG_WAIT_MS	100		/* longest wait on a full syslog socket */
+#define SYSLOG_RETRY_MS	1000		/* between attempts to reach syslogd */
 
 static int	log_level = LOG_INFO;
 static int	log_stderr;
@@ -20,16 +29,175 @@ static char	log_dir[PATH_MAX];
 static int	log_fd = -1;		/* DIR/rproxyd.log */
 static int	access_fd = -1;		/* DIR/access.log */
 
+/*
+ * Our own syslog(3) client, same datagrams as glibc's: its socket blocks, so
+ * a syslogd that stops reading would stop every worker in the middle of a
+ * request. Ours waits SYSLOG_WAIT_MS at most, then drops lines without
+ * waiting until one goes through, and says how many it dropped.
+ */
+static char	syslog_ident[64] = "rproxyd";
+static int	syslog_facility = LOG_DAEMON;
+static int	syslog_fd = -1;
+static int	syslog_stream;		/* SOCK_STREAM log socket: records end in NUL */
+static int	syslog_stalled;		/* gave up waiting: no more waits until one is sent */
+static uint64_t	syslog_dropped;		/* lines lost since the last one sent */
+static int64_t	syslog_retry_at;	/* no connect attempt before this (monotonic ns) */
+
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
+
+static void
+syslog_connect(void)
+{
+	static const int	types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un	sun;
+	size_t			i;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		fd = socket(AF_UNIX, types[i] | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			return;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			syslog_fd = fd;
+			syslog_stream = types[i] == SOCK_STREAM;
+			return;
+		}
+		close(fd);
+		/* A stream /dev/log refuses a datagram socket with EPROTOTYPE. */
+		if (errno != EPROTOTYPE)
+			return;
+	}
+}
+
+static void
+syslog_disconnect(void)
+{
+	if (syslog_fd != -1)
+		close(syslog_fd);
+	syslog_fd = -1;
+}
+
+/* "<PRI>Mmm dd hh:mm:ss IDENT[PID]: MSG", as glibc's syslog(3) sends it. */
+static size_t
+syslog_format(char *buf, size_t size, int pri, const char *msg)
+{
+	char		stamp[32];
+	struct tm	tm;
+	time_t		now = time(NULL);
+	int		n;
+
+	if ((pri & LOG_FACMASK) == 0)
+		pri |= syslog_facility;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	n = snprintf(buf, size, "<%d>%s %s[%ld]: %s", pri, stamp, syslog_ident,
+	    (long)getpid(), msg);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= size)
+		n = (int)size - 1;
+	/* A stream carries the terminating NUL as the record separator. */
+	return (size_t)n + (syslog_stream ? 1 : 0);
+}
+
+/* One record to syslogd; wait for room only if allowed. 0 sent, -1 lost. */
+static int
+syslog_send(const char *rec, size_t len, int wait)
+{
+	struct pollfd	pfd;
+	int64_t		now, deadline = 0;
+	ssize_t		n;
+	int		reconnected = 0;
+
+	for (;;) {
+		if (syslog_fd == -1) {
+			now = clock_now_ns();
+			if (now < syslog_retry_at)
+				return -1;
+			syslog_connect();
+			if (syslog_fd == -1) {
+				/* No syslogd: do not pay a connect() for every line. */
+				syslog_retry_at = now + SYSLOG_RETRY_MS * NS_PER_MS;
+				return -1;
+			}
+		}
+		n = send(syslog_fd, rec, len, MSG_NOSIGNAL);
+		if (n == (ssize_t)len)
+			return 0;
+		if (n >= 0) {
+			/* Part of a stream record: the stream is out of step now. */
+			syslog_disconnect();
+			return -1;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+		    errno != EINTR) {
+			/* syslogd restarted (ECONNREFUSED, ENOTCONN...): reconnect once. */
+			syslog_disconnect();
+			if (reconnected++)
+				return -1;
+			syslog_retry_at = 0;
+			continue;
+		}
+		if (!wait)
+			return -1;
+		now = clock_now_ns();
+		if (deadline == 0)
+			deadline = now + SYSLOG_WAIT_MS * NS_PER_MS;
+		if (now >= deadline) {
+			syslog_stalled = 1;
+			return -1;
+		}
+		pfd.fd = syslog_fd;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, clock_ms_until(deadline));
+	}
+}
+
+static void	log_write_file(int, int, const char *);
+
+static void
+log_syslog(int pri, const char *msg)
+{
+	char		rec[LOG_LINE_MAX + 128], note[64];
+	size_t		len;
+	uint64_t	lost;
+
+	len = syslog_format(rec, sizeof(rec), pri, msg);
+	if (len == 0 || syslog_send(rec, len, !syslog_stalled) == -1) {
+		syslog_dropped++;
+		return;
+	}
+	syslog_stalled = 0;
+	if (syslog_dropped == 0 || LOG_WARNING > log_level)
+		return;
+	lost = syslog_dropped;
+	snprintf(note, sizeof(note), "event=syslog_dropped lines=%" PRIu64, lost);
+	len = syslog_format(rec, sizeof(rec), LOG_WARNING, note);
+	if (syslog_send(rec, len, 0) == -1)
+		return;		/* the count is told with the next line that goes through */
+	syslog_dropped = 0;
+	/* The files have every line; they say what syslog missed. */
+	if (log_fd != -1)
+		log_write_file(log_fd, LOG_WARNING, note);
+}
 
 void
 log_init(const char *ident, int facility, int level, int to_stderr)
 {
 	log_level = level;
 	log_stderr = to_stderr;
-	openlog(ident, LOG_PID | LOG_NDELAY, facility);
+	snprintf(syslog_ident, sizeof(syslog_ident), "%s", ident);
+	syslog_facility = facility;
+	/* For any direct syslog(3) call; our lines go through syslog_send(). */
+	openlog(ident, LOG_PID, facility);
+	/* Connected now, in the master: workers inherit the socket. */
+	syslog_disconnect();
+	syslog_connect();
 }
 
 void
@@ -90,6 +258,34 @@ log_open_dir(const char *dir, char *err, size_t errlen)
 	access_fd = afd;
 	snprintf(log_dir, sizeof(log_dir), "%s", dir != NULL ? dir : "");
 	return 0;
+}
+
+const char *
+log_escape(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		ch;
+	size_t			i, j = 0;
+
+	if (dstsz < 5)
+		return "-";
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)s[i];
+		if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\') {
+			if (j + 1 >= dstsz)
+				break;
+			dst[j++] = (char)ch;
+		} else {
+			if (j + 4 >= dstsz)
+				break;
+			dst[j++] = '\\';
+			dst[j++] = 'x';
+			dst[j++] = hex[ch >> 4];
+			dst[j++] = hex[ch & 0xf];
+		}
+	}
+	dst[j] = '\0';
+	return j > 0 ? dst : "-";
 }
 
 void
@@ -192,7 +388,7 @@ log_vmsg(int pri, int access, const char *fmt, va_list ap)
 	if ((pri & LOG_PRIMASK) > log_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	syslog(pri, "%s", msg);
+	log_syslog(pri, msg);
 	if (log_stderr)
 		fprintf(stderr, "rproxyd[%ld]: %s\n", (long)getpid(), msg);
 	if (access && access_fd != -1)
@@ -219,7 +415,11 @@ log_verr(int pri, const char *fmt, va_list ap)
 	int	saved = errno;
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	log_msg(pri, "%s: %s", buf, strerror(saved));
+	/* An event stays key=value pairs; plain text gets the classic form. */
+	if (strncmp(buf, "event=", 6) == 0)
+		log_msg(pri, "%s error=\"%s\"", buf, strerror(saved));
+	else
+		log_msg(pri, "%s: %s", buf, strerror(saved));
 	errno = saved;
 }
 

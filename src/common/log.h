@@ -7,7 +7,13 @@
 #include <stdint.h>
 #include <syslog.h>
 
-/* ident and facility for openlog(); level is the threshold; to_stderr for -f. */
+/*
+ * ident and facility as for openlog(ident, LOG_PID, facility); level is the
+ * threshold; to_stderr for -f. Connects to syslogd now, so call it before
+ * fork(). A syslogd that stops reading costs one wait of at most 100 ms, then
+ * lines are dropped until one goes through, followed by
+ * "event=syslog_dropped lines=N" (also in rproxyd.log).
+ */
 void	log_init(const char *ident, int facility, int level, int to_stderr);
 void	log_set_level(int level);
 int	log_get_level(void);
@@ -15,6 +21,14 @@ void	log_set_stderr(int to_stderr);
 
 /* Also write to DIR/rproxyd.log and DIR/access.log; "" closes them. -1 with err. */
 int	log_open_dir(const char *dir, char *err, size_t errlen);
+
+/*
+ * Copy n bytes of untrusted text (a request target, a header) for use as a
+ * log value: bytes outside printable ASCII, '"' and '\' become \xHH, so the
+ * line stays key=value pairs. Cut short, never inside an escape, to fit
+ * dstsz; "-" when empty. Returns dst (or "-").
+ */
+const char	*log_escape(char *dst, size_t dstsz, const char *s, size_t n);
 
 /* Reopen the log files (after logrotate moved them). */
 void	log_reopen(void);
@@ -26,7 +40,10 @@ void	log_reopen(void);
  */
 int	log_rotate(uint64_t max_size, unsigned keep);
 
-/* log_warn and fatal append ": strerror(errno)"; the x forms do not. */
+/*
+ * log_warn and fatal append ": strerror(errno)", or ' error="strerror(errno)"'
+ * to a key=value event (a message starting "event="); the x forms do not.
+ */
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -49,6 +49,7 @@ struct master {
 	int64_t			 stop_deadline;
 	unsigned		 crashes;	/* consecutive early deaths */
 	int64_t			 respawn_at;	/* 0: no respawn pending */
+	unsigned		 replacing;	/* unexpected deaths not yet replaced */
 	int			 exit_status;
 	int			 foreground;
 };
@@ -192,8 +193,12 @@ master_spawn(struct master *m, unsigned idx)
 	m->children[idx].generation = m->generation;
 	m->children[idx].started = clock_now_ns();
 	m->children[idx].retiring = 0;
-	log_debug("event=worker_start pid=%ld slot=%u generation=%u", (long)pid, idx,
-	    m->generation);
+	/* A replacement for a dead worker is news; a planned start is not. */
+	log_msg(m->replacing > 0 ? LOG_INFO : LOG_DEBUG, "event=%s pid=%ld slot=%u "
+	    "generation=%u", m->replacing > 0 ? "worker_respawn" : "worker_start",
+	    (long)pid, idx, m->generation);
+	if (m->replacing > 0)
+		m->replacing--;
 	return 0;
 }
 
@@ -244,7 +249,7 @@ master_log_exit(const struct child *c, int status)
 {
 	if (WIFSIGNALED(status))
 		log_msg(c->retiring ? LOG_INFO : LOG_ERR,
-		    "event=worker_exit pid=%ld generation=%u signal=%d (%s)%s",
+		    "event=worker_exit pid=%ld generation=%u signal=%d signame=\"%s\"%s",
 		    (long)c->pid, c->generation, WTERMSIG(status),
 		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? " core_dumped=1" : "");
 	else
@@ -290,6 +295,7 @@ master_reap(struct master *m)
 		if (!c->retiring && !m->stopping &&
 		    c->generation == m->generation) {
 			atomic_fetch_add(&m->shm->hdr.worker_restarts, 1);
+			m->replacing++;
 			now = clock_now_ns();
 			m->crashes = now - c->started < CRASH_WINDOW_NS ? m->crashes + 1 : 0;
 			/* A crash loop backs off instead of forking as fast as it can. */
@@ -325,7 +331,7 @@ master_begin_stop(struct master *m)
 	    master_count(m, 0), busy, (double)m->conf->shutdown_timeout_ms / 1000.0);
 	/* Draining workers empty the backlog with accept() that must not block. */
 	if (net_set_nonblock(m->listen_fd) == -1)
-		log_warn("event=shutdown listen: fcntl O_NONBLOCK");
+		log_warn("event=shutdown_listen_nonblock");
 	master_signal_children(m, SIGTERM, 0);
 }
 
@@ -480,7 +486,7 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 	if (ready_fd != -1) {
 		/* The daemonizing parent exits 0 on this byte, 1 on EOF without it. */
 		if (write(ready_fd, "1", 1) != 1)
-			log_warn("ready pipe");
+			log_warn("event=ready_pipe_write");
 		close(ready_fd);
 		master_detach_stderr();
 	}
@@ -498,7 +504,7 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 		ts.tv_nsec = wake % 1000000000LL;
 		/* The one place the master waits, and the only place signals get in. */
 		if (ppoll(pfd, nfds, &ts, &wait_mask) == -1 && errno != EINTR)
-			log_warn("ppoll");
+			log_warn("event=master_ppoll");
 
 		if (sig_child) {
 			sig_child = 0;

@@ -122,7 +122,9 @@ exchange_log(struct conn *c, struct exchange *x)
 {
 	struct worker	*w = c->w;
 	uint64_t	 us = (uint64_t)(clock_now_ns() - x->start) / NS_PER_US;
-	int		 mlen = (int)c->req.methodlen, ulen = (int)c->req.urllen;
+	int		 mlen = (int)c->req.methodlen;
+	size_t		 ulen = c->req.urllen;
+	char		 target[4 * 512 + 1];
 
 	counter_add(&w->slot->client_responses[shm_code_index(x->status)], 1);
 	counter_add(&w->slot->bytes_in, x->bytes_in);
@@ -130,13 +132,17 @@ exchange_log(struct conn *c, struct exchange *x)
 	histogram_observe(&w->slot->latency, us);
 	if (mlen == 0 || c->req.method == NULL)
 		mlen = 1;
-	if (ulen > 512 || c->req.url == NULL)
-		ulen = c->req.url == NULL ? 1 : 512;
-	log_access("request_id=%s client=%s:%u method=%.*s target=%.*s status=%d "
+	if (log_get_level() < LOG_INFO)
+		return;
+	/* The target is the client's: escaped, so the line stays key=value. */
+	if (ulen > 512)
+		ulen = 512;
+	log_access("request_id=%s client=%s:%u method=%.*s target=%s status=%d "
 	    "backend=%s attempts=%u duration_ms=%.3f bytes_in=%" PRIu64
 	    " bytes_out=%" PRIu64, x->id, c->addr, c->port,
-	    mlen, c->req.method ? c->req.method : "-", ulen,
-	    c->req.url ? c->req.url : "-", x->status,
+	    mlen, c->req.method ? c->req.method : "-",
+	    c->req.url ? log_escape(target, sizeof(target), c->req.url, ulen) : "-",
+	    x->status,
 	    x->backend >= 0 ? w->up[x->backend].conf->name : "-", x->attempts,
 	    (double)us / 1000.0, x->bytes_in, x->bytes_out);
 }

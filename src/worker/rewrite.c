@@ -238,8 +238,10 @@ request_id_valid(const char *s, size_t len)
 
 	if (len == 0 || len > REQUEST_ID_MAX)
 		return 0;
+	/* Visible ASCII but the quote and backslash, which log lines would need escaped. */
 	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e ||
+		    s[i] == '"' || s[i] == '\\')
 			return 0;
 	return 1;
 }

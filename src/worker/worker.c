@@ -255,7 +255,7 @@ worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *s
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				log_warn("accept");
+				log_warn("event=accept_failed");
 				usleep(100000);
 			}
 			continue;	/* EINTR, EAGAIN (SO_RCVTIMEO), ECONNABORTED */

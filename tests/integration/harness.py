@@ -205,9 +205,15 @@ class Proxy:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run on this machine (said, not hidden)."""
+
+
 def run(tests):
-    """Run test functions in order; print a line each and the closing totals."""
-    passed = failed = 0
+    """Run test functions in order; print a line each and the closing totals.
+    Exit 1 on a failure or a sanitizer report, 77 (automake's SKIP) when
+    tests were skipped and none passed."""
+    passed = failed = skipped = 0
     only = sys.argv[1:]
     for t in tests:
         if only and t.__name__ not in only:
@@ -215,6 +221,9 @@ def run(tests):
         start = time.monotonic()
         try:
             t()
+        except Skip as e:
+            skipped += 1
+            print("SKIP: %s: %s" % (t.__name__, e))
         except Exception:
             failed += 1
             print("FAIL %s (%.2fs)" % (t.__name__, time.monotonic() - start))
@@ -228,5 +237,8 @@ def run(tests):
         with open(os.path.join(SANITIZER_DIR, name), errors="replace") as f:
             print("FAIL sanitizer report %s:\n%s" % (name, f.read()))
     shutil.rmtree(SANITIZER_DIR, ignore_errors=True)
-    print("%d passed, %d failed, %d sanitizer reports" % (passed, failed, len(reports)))
-    sys.exit(1 if failed or reports or not passed else 0)
+    print("%d passed, %d failed, %d skipped, %d sanitizer reports" %
+          (passed, failed, skipped, len(reports)))
+    if failed or reports:
+        sys.exit(1)
+    sys.exit(0 if passed else 77 if skipped else 1)
