@@ -329,9 +329,15 @@ master_begin_stop(struct master *m)
 	shm_slot_states(m->shm, &busy, &idle);
 	log_notice("event=shutdown phase=begin workers=%u busy=%u timeout_s=%.3g",
 	    master_count(m, 0), busy, (double)m->conf->shutdown_timeout_ms / 1000.0);
-	/* Draining workers empty the backlog with accept() that must not block. */
+	/*
+	 * Draining workers empty the backlog with accept() that must not block.
+	 * The master's copy goes now: the socket closes with the last worker's,
+	 * right after its last drain, so no connection is left queued to be reset.
+	 */
 	if (net_set_nonblock(m->listen_fd) == -1)
 		log_warn("event=shutdown_listen_nonblock");
+	close(m->listen_fd);
+	m->listen_fd = -1;
 	master_signal_children(m, SIGTERM, 0);
 }
 

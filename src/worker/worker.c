@@ -211,6 +211,32 @@ worker_drain_backlog(struct worker *w)
 		log_info("event=backlog_drained connections=%u", n);
 }
 
+/*
+ * Stopping: answer queued and new connections 503 for as long as any worker
+ * still serves a request, so that none waits for it, then close our copy of
+ * the listening socket. The last copy closes right after a drain finds the
+ * queue empty; the master closed its own at the signal.
+ */
+static void
+worker_drain(struct worker *w)
+{
+	struct pollfd	 pfd = { .fd = w->listen_fd, .events = POLLIN };
+	struct timespec	 ts = { .tv_sec = 0, .tv_nsec = 100 * 1000000L };
+	unsigned	 busy, idle;
+
+	for (;;) {
+		worker_drain_backlog(w);
+		shm_slot_states(w->shm, &busy, &idle);
+		if (busy == 0)
+			break;
+		/* Signals in as when idle: a second SIGTERM or a SIGUSR1 is noted. */
+		if (ppoll(&pfd, 1, &ts, &wait_mask) == -1 && errno != EINTR)
+			break;
+	}
+	close(w->listen_fd);
+	w->listen_fd = -1;
+}
+
 void
 worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *slot,
     int listen_fd, unsigned generation)
@@ -267,9 +293,9 @@ worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *s
 		close(fd);
 		atomic_store_explicit(&slot->state, SLOT_IDLE, memory_order_relaxed);
 	}
-	atomic_store(&slot->state, SLOT_DRAINING);
 	if (worker_stop)
-		worker_drain_backlog(&w);
+		worker_drain(&w);
+	atomic_store(&slot->state, SLOT_DRAINING);
 	upstream_close_all(&w);
 	exit(WORKER_EXIT_CLEAN);
 }
