@@ -46,6 +46,15 @@ def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
         time.sleep(interval)
 
 
+def file_text(path):
+    """A file's text, or "" when it cannot be read (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

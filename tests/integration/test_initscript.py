@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, SRCDIR, Backend, free_port, run, wait_for  # noqa: E402
+from harness import RPROXYD, SRCDIR, Backend, free_port, run, wait_for, file_text  # noqa: E402
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -98,14 +98,6 @@ def read_pid(path):
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
-
-
-def file_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def write(path, text):

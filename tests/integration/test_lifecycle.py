@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, port_open, run, wait_for  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, port_open, run, wait_for, file_text  # noqa: E402
 
 BACKENDS = []
 
@@ -93,14 +93,6 @@ def read_pidfile(path):
 
 def shm_path(pid):
     return "/dev/shm/rproxyd.%d" % pid
-
-
-def file_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def stop_daemon(pidfile, pid=None):

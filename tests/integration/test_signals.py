@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, run, wait_for  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, run, wait_for, file_text  # noqa: E402
 
 
 def http(port, path="/", headers=None, timeout=10.0):
@@ -108,14 +108,6 @@ def status_inflight(conf):
         if len(cols) >= 9:
             total += int(cols[4])
     return total
-
-
-def file_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def test_drain_on_sigterm():
