@@ -539,9 +539,86 @@ def test_process_metrics():
         teardown(p, b1, b2)
 
 
+def test_worker_sigkill_under_load():
+    """SPEC 6: a worker SIGKILLed while 4 clients keep sending: it is respawned,
+    the daemon keeps serving, at most the killed worker's own request fails,
+    counters never go backwards, and its in-flight gauge does not linger."""
+    b1, b2, p = setup(workers=4)
+    stop = threading.Event()
+    results = []     # (time, status or "error")
+    lock = threading.Lock()
+
+    def client():
+        for _ in range(400):            # bounded in count and in time
+            if stop.is_set():
+                return
+            try:
+                st = get(p.port, "/sleep/5", timeout=5)[0]
+            except OSError:
+                st = "error"
+            with lock:
+                results.append((time.monotonic(), st))
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(results) >= 50, timeout=10, what="50 responses")
+        scrapes = [scrape(p)]
+        victim = p.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        t_kill = time.monotonic()
+
+        def respawned():
+            scrapes.append(scrape(p))
+            now = p.worker_pids()
+            return (scrapes[-1].get("rproxyd_worker_restarts_total") == 1 and
+                    len(now) == 4 and victim not in now)
+        wait_for(respawned, timeout=10, what="worker respawned")
+        t_back = time.monotonic()
+        wait_for(lambda: sum(1 for t, _ in results if t > t_back) >= 100, timeout=10,
+                 what="100 responses after the respawn")
+        stop.set()
+        for t in threads:
+            t.join(10)
+        assert not any(t.is_alive() for t in threads), "a client hangs"
+        ok = sum(1 for _, st in results if st == 200)
+        bad = [(round(t - t_kill, 3), st) for t, st in results if st != 200]
+        # Only the request the victim was serving may be lost, and only then.
+        assert len(bad) <= 1 and all(abs(t) < 1.0 for t, _ in bad), bad
+        print("  %d responses, %d failed (%s)" % (len(results), len(bad), bad))
+
+        final = settled_at_least(p, ok)
+        scrapes.append(final)
+        for i in range(1, len(scrapes)):
+            assert_not_backwards(scrapes[i - 1], scrapes[i], "scrape %d" % i)
+        # A response whose count the kill interrupted is the one uncounted.
+        counted = final.get("rproxyd_client_responses_total", code="200")
+        assert ok - 1 <= counted <= ok, (counted, ok)
+        assert final.sum("rproxyd_backend_inflight") == 0, \
+            final.series("rproxyd_backend_inflight")
+        assert final.get("rproxyd_workers", state="busy") == 0
+        assert final.get("rproxyd_workers", state="idle") == 4
+    finally:
+        stop.set()
+        teardown(p, b1, b2)
+
+
+def settled_at_least(p, n):
+    """A scrape once n - 1 or more responses are counted and nothing is in flight."""
+    got = []
+
+    def quiet():
+        got[:] = [scrape(p)]
+        return (got[0].get("rproxyd_request_duration_seconds_count") >= n - 1 and
+                got[0].get("rproxyd_workers", state="busy") == 0)
+    wait_for(quiet, timeout=5, what="%d requests counted, none in flight" % n)
+    return got[0]
+
+
 if __name__ == "__main__":
     run([test_counts_after_requests, test_promtool_accepts,
-         test_worker_sigkill_counters_keep, test_backend_failures_and_health,
+         test_worker_sigkill_counters_keep, test_worker_sigkill_under_load,
+         test_backend_failures_and_health,
          test_paths_and_methods, test_stalled_scrapers_do_not_wedge,
          test_drain_busy_then_gone, test_spawn_keeps_busy_state, test_metrics_off,
          test_process_metrics])
