@@ -386,7 +386,7 @@ master_reload(struct master *m)
 
 	log_notice("event=reload phase=begin config=%s", m->conf->path);
 	if ((n = malloc(sizeof(*n))) == NULL) {
-		log_warn("event=reload result=failed");
+		log_warn("event=reload result=failure");
 		atomic_fetch_add(&m->shm->hdr.reloads_failed, 1);
 		return;
 	}
@@ -396,7 +396,7 @@ master_reload(struct master *m)
 	    (strcmp(n->log_dir, m->conf->log_dir) != 0 &&
 	    log_open_dir(n->log_dir, err, sizeof(err)) == -1) ||
 	    master_sync_backends(m, n, err, sizeof(err)) == -1) {
-		log_err("event=reload result=failed error=\"%s\" action=keep_running", err);
+		log_err("event=reload result=failure error=\"%s\" action=keep_running", err);
 		atomic_fetch_add(&m->shm->hdr.reloads_failed, 1);
 		free(n);
 		return;
@@ -410,7 +410,7 @@ master_reload(struct master *m)
 	master_fill(m);
 	master_signal_children(m, SIGQUIT, 1);
 	atomic_fetch_add(&m->shm->hdr.reloads_ok, 1);
-	log_notice("event=reload result=ok generation=%u backends=%zu workers=%u",
+	log_notice("event=reload result=success generation=%u backends=%zu workers=%u",
 	    m->generation, n->nbackends, n->workers);
 }
 

@@ -406,7 +406,7 @@ def test_start_status_reload_restart_stop():
         assert [served_by(s.port) for _ in range(4)] == ["b2"] * 4
         assert s.pid() == pid and masters() == [pid]
         assert metric(s.metrics_port, "rproxyd_config_reloads_total", 'result="success"') == 1
-        assert "event=reload result=ok" in s.log(), s.log()[-2000:]
+        assert "event=reload result=success" in s.log(), s.log()[-2000:]
 
         # force-reload is a reload too.
         s.write_config(("b1", "b2"))
@@ -426,7 +426,7 @@ def test_start_status_reload_restart_stop():
         assert s.pid() == pid and masters() == [pid]
         assert served_by(s.port) in ("b1", "b2")
         assert metric(s.metrics_port, "rproxyd_config_reloads_total", 'result="success"') == 2
-        assert "event=reload result=failed" not in s.log(), "the daemon got a SIGHUP"
+        assert "event=reload result=failure" not in s.log(), "the daemon got a SIGHUP"
 
         # restart with that config must not stop the running daemon.
         rc, out, err, _ = s.init("restart")

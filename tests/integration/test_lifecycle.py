@@ -476,7 +476,7 @@ def test_daemon_relative_config_reload():
         wait_for(lambda: "event=reload result=" in file_text(log), timeout=5,
                  what="a reload result in %s" % log)
         lines = [ln for ln in file_text(log).splitlines() if "event=reload result=" in ln]
-        assert "result=ok" in lines[0], \
+        assert "result=success" in lines[0], \
             "reload after daemonizing (chdir /) with relative -c failed: %s" % lines[0]
     finally:
         stop_daemon(p.pidfile, pid)

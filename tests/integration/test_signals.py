@@ -359,7 +359,7 @@ def test_reload_retires_pipelining_client():
         out, end = pipelined_until(conn, b"GET /sleep/20 HTTP/1.1\r\nHost: t\r\n\r\n",
                                    at, 2.0)
         assert hup, "never got 5 responses: %r %s" % (out, end)
-        wait_for(lambda: "event=reload result=ok" in p.logs(), timeout=5, what="the reload")
+        wait_for(lambda: "event=reload result=success" in p.logs(), timeout=5, what="the reload")
         after = [r for r in out if r[0] > hup[0]]
         old = [r for r in after if r[2].get("x-backend") == "backend1"]
         print("  pipelining client after SIGHUP: %d responses from the removed backend1, "
@@ -483,7 +483,7 @@ def test_reload_under_load():
         broken = "".join(lines[:3] + ['bogus_key = 1\n'] + lines[3:])
         p.write_config(broken)
         reload_and_wait("failed", 1)
-        failed = [ln for ln in p.logs().splitlines() if "event=reload result=failed" in ln]
+        failed = [ln for ln in p.logs().splitlines() if "event=reload result=failure" in ln]
         assert "%s:4: unknown key" % p.conf in failed[0], failed[0]
         assert "action=keep_running" in failed[0], failed[0]
         more_traffic(500)           # still serving, on the old configuration
@@ -492,7 +492,7 @@ def test_reload_under_load():
         p.write_config(backends=[b1, b2, b3])
         t_reload = time.monotonic()
         reload_and_wait("ok", 2)
-        ok_lines = [ln for ln in p.logs().splitlines() if "event=reload result=ok" in ln]
+        ok_lines = [ln for ln in p.logs().splitlines() if "event=reload result=success" in ln]
         assert "backends=3" in ok_lines[-1], ok_lines[-1]
 
         def backend3_seen():
