@@ -474,7 +474,7 @@ def test_reload_under_load():
         more_traffic(500)
 
         # 1: the same configuration, reloaded.
-        reload_and_wait("ok", 1)
+        reload_and_wait("success", 1)
         more_traffic(500)
 
         # 2: a broken file. Line 4 is the faulty one.
@@ -482,7 +482,7 @@ def test_reload_under_load():
         lines = good.splitlines(True)
         broken = "".join(lines[:3] + ['bogus_key = 1\n'] + lines[3:])
         p.write_config(broken)
-        reload_and_wait("failed", 1)
+        reload_and_wait("failure", 1)
         failed = [ln for ln in p.logs().splitlines() if "event=reload result=failure" in ln]
         assert "%s:4: unknown key" % p.conf in failed[0], failed[0]
         assert "action=keep_running" in failed[0], failed[0]
@@ -491,7 +491,7 @@ def test_reload_under_load():
         # 3: a third backend.
         p.write_config(backends=[b1, b2, b3])
         t_reload = time.monotonic()
-        reload_and_wait("ok", 2)
+        reload_and_wait("success", 2)
         ok_lines = [ln for ln in p.logs().splitlines() if "event=reload result=success" in ln]
         assert "backends=3" in ok_lines[-1], ok_lines[-1]
 
