@@ -103,6 +103,7 @@ struct conn {
 static const char	*name = "backend1";
 static int		 quiet;
 static int		 logfd = -1;
+static char		 logpath[4096];	/* reopened on SIGUSR1 */
 static atomic_uint_fast64_t nreq;	/* requests received */
 static char		 pattern[26 * 630];	/* 16380: chunks stay <= 16 KiB */
 static pthread_attr_t	 thread_attr;
@@ -957,15 +958,41 @@ listen_on(const char *addr, int port, char *desc, size_t desclen)
 	return fd;
 }
 
-/* Termination signals are blocked everywhere and collected here. */
+/* The log file anew after logrotate moved it; writers keep the same fd number. */
+static void
+log_reopen(void)
+{
+	int	fd;
+
+	if (logfd == -1)
+		return;
+	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0644)) == -1) {
+		logmsg("backend=%s event=reopen_failed path=%s error=\"%s\"", name,
+		    logpath, strerror(errno));
+		return;
+	}
+	/* dup2 swaps the file under concurrent writers atomically. */
+	if (dup2(fd, logfd) == -1)
+		logmsg("backend=%s event=reopen_failed path=%s error=\"%s\"", name,
+		    logpath, strerror(errno));
+	close(fd);
+}
+
+/* Signals are blocked everywhere and collected here. */
 static void *
 signal_main(void *arg)
 {
 	sigset_t	*set = arg;
 	int		 sig;
 
-	while (sigwait(set, &sig) != 0)
-		;
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig != SIGUSR1)
+			break;
+		log_reopen();
+	}
 	logmsg("backend=%s event=stop signal=%s", name,
 	    sig == SIGTERM ? "TERM" : "INT");
 	/* _exit: connection threads may still be running; no teardown. */
@@ -1011,7 +1038,7 @@ main(int argc, char *argv[])
 	static sigset_t	 sigs;
 	struct sigaction sa;
 	const char	*addr = "127.0.0.1", *logdir = NULL, *portstr = NULL;
-	char		 path[4096], desc[NI_MAXHOST + NI_MAXSERV + 4];
+	char		 desc[NI_MAXHOST + NI_MAXSERV + 4];
 	uint64_t	 v;
 	pthread_t	 tid;
 	int		 ch, e, lfd, port = 9001;
@@ -1066,13 +1093,13 @@ main(int argc, char *argv[])
 
 	openlog(name, LOG_PID, LOG_DAEMON);
 	if (logdir != NULL) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s.log", logdir,
-		    name) >= sizeof(path))
+		if ((size_t)snprintf(logpath, sizeof(logpath), "%s/%s.log", logdir,
+		    name) >= sizeof(logpath))
 			die(0, "log directory name too long");
-		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		    0644);
 		if (logfd == -1)
-			die(errno, "open %s", path);
+			die(errno, "open %s", logpath);
 	}
 	lfd = listen_on(addr, port, desc, sizeof(desc));
 
@@ -1085,6 +1112,7 @@ main(int argc, char *argv[])
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
 	if ((e = pthread_sigmask(SIG_BLOCK, &sigs, NULL)) != 0)
 		die(e, "pthread_sigmask");
 

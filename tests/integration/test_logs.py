@@ -752,10 +752,33 @@ def test_errno_events_stay_key_value():
         assert f.get("error") == os.strerror(24), "error field %r" % f
 
 
+def test_backend_reopens_log_on_sigusr1():
+    """The demo backend, like rproxyd, reopens its log file on SIGUSR1."""
+    with contextlib.ExitStack() as st:
+        d = tempfile.mkdtemp(prefix="rproxyd-logdir-")
+        st.callback(shutil.rmtree, d, True)
+        b = Backend("rb1", logdir=d)
+        st.callback(b.stop)
+        b.start()
+        log = os.path.join(d, "rb1.log")
+        assert fetch(b.port, "/before", [("X-Request-ID", "before-1")]).status == 200
+        wait_for(lambda: "request_id=before-1" in harness.file_text(log), timeout=5,
+                 what="the first line")
+        os.rename(log, log + ".1")
+        b.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: os.path.exists(log), timeout=5, what="a new rb1.log")
+        assert b.proc.poll() is None, "SIGUSR1 killed the backend"
+        assert fetch(b.port, "/after", [("X-Request-ID", "after-1")]).status == 200
+        wait_for(lambda: "request_id=after-1" in harness.file_text(log), timeout=5,
+                 what="the next line in the new file")
+        assert "after-1" not in harness.file_text(log + ".1")
+
+
 if __name__ == "__main__":
     harness.run([test_syslog_delivery,
           test_syslog_stalled_reader_does_not_stop_proxy,
           test_readme_failure_scenario_in_log_files,
           test_rotation_under_load_loses_no_line,
           test_client_values_cannot_break_key_value,
-          test_errno_events_stay_key_value])
+          test_errno_events_stay_key_value,
+          test_backend_reopens_log_on_sigusr1])
