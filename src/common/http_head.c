@@ -30,16 +30,21 @@ mark_start(struct http_head *h, const char *at)
 		h->start = at;
 }
 
-static int
-on_message_begin(llhttp_t *p)
+/* Forget the previous message's head (a 1xx, or the one before a reset). */
+static void
+head_clear(struct http_head *h)
 {
-	struct http_head	*h = HEAD(p);
-
 	h->method = h->url = h->reason = h->version = h->start = NULL;
 	h->methodlen = h->urllen = h->reasonlen = h->versionlen = 0;
 	h->nheaders = h->ntrailers = h->trailer_bytes = h->fieldlen = 0;
 	h->field_state = FIELD_NONE;
 	h->head_complete = h->msg_complete = h->head_scanned = 0;
+}
+
+static int
+on_message_begin(llhttp_t *p)
+{
+	head_clear(HEAD(p));
 	return 0;
 }
 
@@ -410,13 +415,9 @@ http_head_reset(struct http_head *h)
 	/* A fresh parser: nothing of the previous message can leak into the next. */
 	llhttp_init(&h->parser, type, &h->settings);
 	h->parser.data = h;
-	h->method = h->url = h->reason = h->version = NULL;
-	h->start = h->feed_start = NULL;
-	h->methodlen = h->urllen = h->reasonlen = h->versionlen = 0;
-	h->nheaders = h->ntrailers = h->trailer_bytes = h->fieldlen = 0;
-	h->field_state = FIELD_NONE;
-	h->head_complete = h->msg_complete = h->skip_body = h->head_scanned = 0;
-	h->lf_ws = 0;
+	head_clear(h);
+	h->feed_start = NULL;
+	h->skip_body = h->lf_ws = 0;
 	h->error = HEAD_OK;
 }
 
