@@ -77,6 +77,26 @@ name_in(const struct http_header *hd, const char *const *list)
 	return 0;
 }
 
+/*
+ * A field named like one the proxy controls once '_' reads as '-'
+ * (Transfer_Encoding, X_Forwarded_For): CGI-style backends map both spellings
+ * to one variable, so it would get past the proxy's own handling. Dropped.
+ */
+static int
+underscore_alias(const struct http_header *hd)
+{
+	struct http_header	alias = *hd;
+	char			name[32];
+	size_t			i;
+
+	if (hd->namelen > sizeof(name) || memchr(hd->name, '_', hd->namelen) == NULL)
+		return 0;
+	for (i = 0; i < hd->namelen; i++)
+		name[i] = hd->name[i] == '_' ? '-' : hd->name[i];
+	alias.name = name;
+	return name_in(&alias, hop_headers) || name_in(&alias, request_set_headers);
+}
+
 /* Is this header hop-by-hop for this message: fixed, or named by Connection? */
 static int
 hop_by_hop(const struct http_head *h, const struct http_header *hd)
@@ -175,7 +195,7 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 		hd = &req->headers[i];
 		/* Host is end-to-end whatever Connection says: HTTP/1.1 requires it. */
 		if ((hop_by_hop(req, hd) && hd != host) ||
-		    name_in(hd, request_set_headers) ||
+		    name_in(hd, request_set_headers) || underscore_alias(hd) ||
 		    (absolute && http_token_eq(hd->name, hd->namelen, "host")))
 			continue;
 		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);

@@ -142,6 +142,35 @@ START_TEST(test_request_connection_names_host)
 }
 END_TEST
 
+/* Underscore spellings of the fields the proxy controls do not get through. */
+START_TEST(test_request_underscore_aliases)
+{
+	assert_request(
+	    "GET / HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "Transfer_Encoding: chunked\r\n"
+	    "content_length: 5\r\n"
+	    "X_Forwarded_For: 10.9.9.9\r\n"
+	    "X_Request_ID: spoofed\r\n"
+	    "Host_: evil\r\n"
+	    "_Host: evil\r\n"
+	    "HOST_: evil\r\n"
+	    "X_Custom_Name: kept\r\n"
+	    "\r\n", &rreq,
+	    "GET / HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "Host_: evil\r\n"
+	    "_Host: evil\r\n"
+	    "HOST_: evil\r\n"
+	    "X_Custom_Name: kept\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: example.com\r\n"
+	    "X-Request-ID: rid-0001\r\n"
+	    "\r\n");
+}
+END_TEST
+
 /* No X-Forwarded-For from the client (or an empty one): just the client. */
 START_TEST(test_request_xff_new)
 {
@@ -574,6 +603,7 @@ rewrite_suite(void)
 	tcase_add_test(tc, test_request_case_insensitive);
 	tcase_add_test(tc, test_request_connection_names_host);
 	tcase_add_test(tc, test_request_xff_new);
+	tcase_add_test(tc, test_request_underscore_aliases);
 	tcase_add_test(tc, test_request_framing);
 	tcase_add_test(tc, test_request_http10);
 	tcase_add_test(tc, test_request_small_buffer);
