@@ -55,6 +55,22 @@ def file_text(path):
         return ""
 
 
+def children(ppid):
+    """Live (not zombie) children of ppid, from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid and fields[0] != "Z":
+            out.append(int(d))
+    return sorted(out)
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -196,18 +212,7 @@ class Proxy:
 
     def worker_pids(self):
         """The master's children, from /proc."""
-        pids = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
-                pids.append(int(d))
-        return sorted(pids)
+        return children(self.proc.pid)
 
     def cleanup(self):
         self.stop()

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, port_open, run, wait_for, file_text  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, children, port_open, run, wait_for, file_text  # noqa: E402
 
 BACKENDS = []
 
@@ -68,22 +68,6 @@ def proc_state(pid):
 def proc_gone(pid):
     # A zombie has exited: in a container PID 1 may be slow (or fail) to reap it.
     return proc_state(pid) in (None, "Z")
-
-
-def children(ppid):
-    """Live children of ppid, from /proc."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid and fields[0] != "Z":
-            out.append(int(d))
-    return sorted(out)
 
 
 def read_pidfile(path):

@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, port_open, raw, run, wait_for  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, children, port_open, raw, run, wait_for  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -481,21 +481,12 @@ def test_spawn_keeps_busy_state():
             "busy worker shown as %r" % s.series("rproxyd_workers")
     finally:
         # SIGTERM to strace would only detach it: stop the master itself.
-        for pid in [c for c in os.listdir("/proc") if c.isdigit()]:
-            if ppid(int(pid)) == p.proc.pid:
-                try:
-                    os.kill(int(pid), signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        for pid in children(p.proc.pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         teardown(p, b1, b2)
-
-
-def ppid(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def test_metrics_off():
