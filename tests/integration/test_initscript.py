@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, SRCDIR, Backend, free_port, run, wait_for, file_text  # noqa: E402
+from harness import RPROXYD, SRCDIR, Backend, Skip, free_port, run, wait_for, file_text  # noqa: E402
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -531,8 +531,7 @@ def test_exit_codes():
 def test_status_and_stop_unprivileged():
     """status must see a root daemon from any user; stop by one is refused (4)."""
     if os.getuid() != 0 or shutil.which("setpriv") is None:
-        print("  (needs root and setpriv: skipped)")
-        return
+        raise Skip("needs root and setpriv")
     install()
     s = Site("unpriv")
     mode = os.stat(TOP).st_mode

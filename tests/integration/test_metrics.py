@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, children, port_open, raw, run, wait_for  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, Skip, children, port_open, raw, run, wait_for  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -252,8 +252,7 @@ def test_promtool_accepts():
         send(p, 4)
         _, _, body = get(p.metrics_port, "/metrics")
         if shutil.which("promtool") is None:
-            print("SKIP promtool not installed")
-            return
+            raise Skip("promtool not installed (Debian package prometheus)")
         r = subprocess.run(["promtool", "check", "metrics"], input=body,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
         assert r.returncode == 0 and not r.stdout.strip(), \
@@ -445,8 +444,7 @@ def test_spawn_keeps_busy_state():
     fork() must still count as busy. The master's return from clone() is held
     back 300 ms with strace so that the worker is sure to get there first."""
     if shutil.which("strace") is None:
-        print("SKIP strace not installed")
-        return
+        raise Skip("strace not installed")
     b1 = Backend("b1").start()
     b2 = Backend("b2").start()
     p = Proxy([b1, b2], workers=1, request_timeout=5)
@@ -463,8 +461,7 @@ def test_spawn_keeps_busy_state():
         wait_for(lambda: port_open(p.port) or p.proc.poll() is not None,
                  what="rproxyd under strace")
         if p.proc.poll() is not None:
-            print("SKIP strace cannot trace here: %s" % p.logs()[-200:])
-            return
+            raise Skip("strace cannot trace here: %s" % p.logs()[-200:])
         result = {}
 
         def slow():
