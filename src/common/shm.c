@@ -197,23 +197,15 @@ shm_slot_sum(const struct shm_region *r, struct slot *out)
 }
 
 void
-shm_slot_states(const struct shm_region *r, unsigned *busy, unsigned *idle)
+shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES])
 {
 	uint32_t	i;
+	int		st;
 
-	*busy = *idle = 0;
+	memset(n, 0, SLOT_NSTATES * sizeof(n[0]));
 	for (i = 0; i < r->hdr.nslots; i++)
-		switch (atomic_load(&r->slots[i].state)) {
-		case SLOT_IDLE:
-			(*idle)++;
-			break;
-		case SLOT_BUSY:
-		case SLOT_DRAINING:	/* still finishing a connection */
-			(*busy)++;
-			break;
-		default:
-			break;
-		}
+		if ((st = atomic_load(&r->slots[i].state)) >= 0 && st < SLOT_NSTATES)
+			n[st]++;
 }
 
 void

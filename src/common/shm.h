@@ -44,7 +44,8 @@ enum slot_state {
 	SLOT_FREE = 0,		/* no process */
 	SLOT_IDLE,		/* worker waiting in accept() */
 	SLOT_BUSY,		/* worker serving a connection */
-	SLOT_DRAINING,		/* worker told to stop, finishing its connection */
+	SLOT_DRAINING,		/* worker stopping: closing its backend connections, exiting */
+	SLOT_NSTATES
 };
 
 /* One backend's health, shared by all workers. Own cache line: workers write it. */
@@ -127,8 +128,8 @@ void	shm_slot_fold(struct shm_region *r, struct slot *s);
 /* Sum retired and every live slot into *out (which the caller zeroed). */
 void	shm_slot_sum(const struct shm_region *r, struct slot *out);
 
-/* Workers serving a connection (busy or draining one) and waiting in accept(). */
-void	shm_slot_states(const struct shm_region *r, unsigned *busy, unsigned *idle);
+/* How many slots are in each state: n[SLOT_IDLE] and so on. */
+void	shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES]);
 
 /* Add one slot's counters into another; gauges are added too. */
 void	shm_slot_add(struct slot *dst, const struct slot *src);

@@ -316,7 +316,7 @@ master_reap(struct master *m)
 static void
 master_begin_stop(struct master *m)
 {
-	unsigned	busy, idle;
+	unsigned	n[SLOT_NSTATES];
 
 	if (m->stopping) {
 		log_notice("event=shutdown phase=immediate workers=%u", master_count(m, 0));
@@ -326,9 +326,10 @@ master_begin_stop(struct master *m)
 	m->stopping = 1;
 	m->stop_deadline = clock_now_ns() +
 	    (int64_t)m->conf->shutdown_timeout_ms * NS_PER_MS;
-	shm_slot_states(m->shm, &busy, &idle);
+	shm_slot_states(m->shm, n);
 	log_notice("event=shutdown phase=begin workers=%u busy=%u timeout_s=%.3g",
-	    master_count(m, 0), busy, (double)m->conf->shutdown_timeout_ms / 1000.0);
+	    master_count(m, 0), n[SLOT_BUSY],
+	    (double)m->conf->shutdown_timeout_ms / 1000.0);
 	/*
 	 * Draining workers empty the backlog with accept() that must not block.
 	 * The master's copy goes now: the socket closes with the last worker's,

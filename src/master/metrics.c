@@ -389,15 +389,16 @@ emit_client_bytes(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_workers(struct metrics_ctx *c, const struct metric_family *f)
 {
-	unsigned	busy, idle;
+	unsigned	n[SLOT_NSTATES];
 
-	shm_slot_states(c->r, &busy, &idle);
+	/* A stopping worker may still be answering queued connections: busy. */
+	shm_slot_states(c->r, n);
 	sample_begin(c, f, NULL);
 	sample_label(c, "state", "busy");
-	sample_u64(c, busy);
+	sample_u64(c, n[SLOT_BUSY] + n[SLOT_DRAINING]);
 	sample_begin(c, f, NULL);
 	sample_label(c, "state", "idle");
-	sample_u64(c, idle);
+	sample_u64(c, n[SLOT_IDLE]);
 }
 
 static void

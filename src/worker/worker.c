@@ -222,12 +222,13 @@ worker_drain(struct worker *w)
 {
 	struct pollfd	 pfd = { .fd = w->listen_fd, .events = POLLIN };
 	struct timespec	 ts = { .tv_sec = 0, .tv_nsec = 100 * 1000000L };
-	unsigned	 busy, idle;
+	unsigned	 n[SLOT_NSTATES];
 
 	for (;;) {
 		worker_drain_backlog(w);
-		shm_slot_states(w->shm, &busy, &idle);
-		if (busy == 0)
+		/* Serving a request, that is: stopping ones are on their way out. */
+		shm_slot_states(w->shm, n);
+		if (n[SLOT_BUSY] == 0)
 			break;
 		/* Signals in as when idle: a second SIGTERM or a SIGUSR1 is noted. */
 		if (ppoll(&pfd, 1, &ts, &wait_mask) == -1 && errno != EINTR)

@@ -385,6 +385,26 @@ START_TEST(test_backend_reset)
 }
 END_TEST
 
+/* Counted by state; a state no version knows is not counted at all. */
+START_TEST(test_slot_states)
+{
+	struct shm_region	*r = region_new(6);
+	unsigned		 n[SLOT_NSTATES];
+
+	atomic_store(&r->slots[0].state, SLOT_IDLE);
+	atomic_store(&r->slots[1].state, SLOT_BUSY);
+	atomic_store(&r->slots[2].state, SLOT_BUSY);
+	atomic_store(&r->slots[3].state, SLOT_DRAINING);
+	atomic_store(&r->slots[4].state, SLOT_NSTATES + 3);
+	shm_slot_states(r, n);
+	ck_assert_uint_eq(n[SLOT_FREE], 1);
+	ck_assert_uint_eq(n[SLOT_IDLE], 1);
+	ck_assert_uint_eq(n[SLOT_BUSY], 2);
+	ck_assert_uint_eq(n[SLOT_DRAINING], 1);
+	free(r);
+}
+END_TEST
+
 START_TEST(test_code_index)
 {
 	static const struct {
@@ -460,6 +480,7 @@ shm_suite(void)
 	tcase_add_test(tc, test_slot_fold);
 	tcase_add_test(tc, test_slot_add);
 	tcase_add_test(tc, test_backend_reset);
+	tcase_add_test(tc, test_slot_states);
 	tcase_add_test(tc, test_code_index);
 	tcase_add_test(tc, test_fail_reason_name);
 	suite_add_tcase(s, tc);
