@@ -125,6 +125,7 @@ exchange_log(struct conn *c, struct exchange *x)
 	int		 mlen = (int)c->req.methodlen;
 	size_t		 ulen = c->req.urllen;
 	char		 target[4 * 512 + 1];
+	int		 v6 = strchr(c->addr, ':') != NULL;
 
 	counter_add(&w->slot->client_responses[shm_code_index(x->status)], 1);
 	counter_add(&w->slot->bytes_in, x->bytes_in);
@@ -137,9 +138,11 @@ exchange_log(struct conn *c, struct exchange *x)
 	/* The target is the client's: escaped, so the line stays key=value. */
 	if (ulen > 512)
 		ulen = 512;
-	log_access("request_id=%s client=%s:%u method=%.*s target=%s status=%d "
+	/* host:port, with an IPv6 host in brackets as in a URL. */
+	log_access("request_id=%s client=%s%s%s:%u method=%.*s target=%s status=%d "
 	    "backend=%s attempts=%u duration_ms=%.3f bytes_in=%" PRIu64
-	    " bytes_out=%" PRIu64, x->id, c->addr, c->port,
+	    " bytes_out=%" PRIu64, x->id, v6 ? "[" : "", c->addr, v6 ? "]" : "",
+	    c->port,
 	    mlen, c->req.method ? c->req.method : "-",
 	    c->req.url ? log_escape(target, sizeof(target), c->req.url, ulen) : "-",
 	    x->status,

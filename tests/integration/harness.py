@@ -115,19 +115,21 @@ def raw(port, data, timeout=5.0, host="127.0.0.1"):
 class Backend:
     """One demo backend process (backends/rproxyd-backend)."""
 
-    def __init__(self, name, port=None, logdir=None):
+    def __init__(self, name, port=None, logdir=None, addr="127.0.0.1"):
         self.name = name
         self.port = port or free_port()
         self.logdir = logdir
+        self.addr = addr
         self.proc = None
 
     def start(self):
-        args = [BACKEND, "-n", self.name, "-p", str(self.port), "-q"]
+        args = [BACKEND, "-n", self.name, "-p", str(self.port), "-a", self.addr, "-q"]
         if self.logdir:
             args += ["-L", self.logdir]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        wait_for(lambda: port_open(self.port), what="backend %s on %d" % (self.name, self.port))
+        wait_for(lambda: port_open(self.port, self.addr),
+                 what="backend %s on %d" % (self.name, self.port))
         return self
 
     def stop(self):
@@ -142,14 +144,16 @@ class Backend:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        host = "[%s]" % self.addr if ":" in self.addr else self.addr
+        return "http://%s:%d" % (host, self.port)
 
 
 class Proxy:
     """rproxyd in the foreground (-f) with a generated config in a private directory."""
 
-    def __init__(self, backends, workers=2, **keys):
+    def __init__(self, backends, workers=2, host="127.0.0.1", **keys):
         self.dir = tempfile.mkdtemp(prefix="rproxyd-test-")
+        self.host = host
         self.port = keys.pop("port", None) or free_port()
         self.metrics_port = keys.pop("metrics_port", None) or free_port()
         self.pidfile = os.path.join(self.dir, "rproxyd.pid")
@@ -164,7 +168,8 @@ class Proxy:
     def config_text(self, backends=None, **override):
         keys = dict(self.keys)
         keys.update(override)
-        lines = ['listen = "127.0.0.1:%d"' % self.port,
+        lines = ['listen = "%s:%d"' % ("[%s]" % self.host if ":" in self.host
+                                        else self.host, self.port),
                  'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
                  'pidfile = "%s"' % self.pidfile]
         for k, v in keys.items():
@@ -183,7 +188,7 @@ class Proxy:
         self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf)
         if wait:
-            wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
+            wait_for(lambda: port_open(self.port, self.host) or self.proc.poll() is not None,
                      what="rproxyd on %d" % self.port)
             assert self.proc.poll() is None, "rproxyd exited: %s" % self.logs()
         return self

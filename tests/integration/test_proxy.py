@@ -36,13 +36,13 @@ class Resp:
 
 
 def request(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
-            encode_chunked=False):
+            encode_chunked=False, host="127.0.0.1"):
     """One request on a new connection.
 
     harness.http() cannot be used: the function's own name hides the http
     module it calls, so it always raises AttributeError.
     """
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         c.request(method, path, body=body, headers=headers or {},
                   encode_chunked=encode_chunked)
@@ -612,6 +612,35 @@ def test_upstream_connections_reused():
             "20 requests used %d backend connections, want one per backend" % len(used)
 
 
+def test_ipv6_end_to_end():
+    """Listening on ::1 and proxying to a backend on ::1: the client's IPv6
+    address in X-Forwarded-For, and in brackets in the access line."""
+    with contextlib.ExitStack() as st:
+        b = Backend("v6", addr="::1")
+        st.callback(b.stop)
+        b.start()
+        p = start_proxy(st, [b], workers=1, host="::1")
+        s = socket.create_connection(("::1", p.port), timeout=10)
+        st.callback(s.close)
+        client_port = s.getsockname()[1]
+        s.sendall(b"GET /headers HTTP/1.1\r\nHost: v6.test\r\nConnection: close\r\n"
+                  b"X-Request-ID: v6-1\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        got = [(k.lower(), v) for k, v in json.loads(body)["headers"]]
+        assert ("x-forwarded-for", "::1") in got, got
+        assert ("host", "v6.test") in got, got
+        f = access_line(p, "v6-1")
+        assert f["client"] == "[::1]:%d" % client_port, f
+        assert f["backend"] == "v6", f
+
+
 if __name__ == "__main__":
     harness.run([
         test_round_robin_alternates_across_workers,
@@ -627,4 +656,5 @@ if __name__ == "__main__":
         test_hop_by_hop_request_headers_removed,
         test_hop_by_hop_response_headers_removed,
         test_upstream_connections_reused,
+        test_ipv6_end_to_end,
     ])
