@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -273,18 +271,20 @@ outbuf_put(struct outbuf *ob, const void *data, size_t len)
 }
 
 int
-outbuf_printf(struct outbuf *ob, const char *fmt, ...)
+outbuf_chunk_size(struct outbuf *ob, size_t len)
 {
-	char	tmp[128];
-	va_list	ap;
-	int	n;
+	static const char	hex[] = "0123456789abcdef";
+	char			line[2 * sizeof(size_t) + 2];
+	size_t			n = sizeof(line) - 2;
 
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return ob->failed = IO_ERROR;
-	return outbuf_put(ob, tmp, (size_t)n);
+	/* The chunk-size line, hex and CRLF, without printf on the body path. */
+	line[sizeof(line) - 2] = '\r';
+	line[sizeof(line) - 1] = '\n';
+	do {
+		line[--n] = hex[len & 0xf];
+		len >>= 4;
+	} while (len > 0);
+	return outbuf_put(ob, line + n, sizeof(line) - n);
 }
 
 int

@@ -63,8 +63,8 @@ void	outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns);
  */
 void	outbuf_on_readable(struct outbuf *ob, outbuf_readable_fn fn, void *ctx);
 int	outbuf_put(struct outbuf *ob, const void *data, size_t len);
-int	outbuf_printf(struct outbuf *ob, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+/* Queue "LEN-IN-HEX CRLF", a chunk's size line. */
+int	outbuf_chunk_size(struct outbuf *ob, size_t len);
 int	outbuf_flush(struct outbuf *ob);
 
 #endif

@@ -141,7 +141,7 @@ body_sink(void *ctx, const char *data, size_t len)
 		return 0;
 	}
 	if (b->chunked)
-		outbuf_printf(b->ob, "%zx\r\n", len);
+		outbuf_chunk_size(b->ob, len);
 	outbuf_put(b->ob, data, len);
 	if (b->chunked)
 		outbuf_put(b->ob, "\r\n", 2);
@@ -254,7 +254,7 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 	outbuf_put(b->ob, w->hbuf, hlen);
 	if (b->keeplen > 0) {
 		if (b->chunked)
-			outbuf_printf(b->ob, "%zx\r\n", b->keeplen);
+			outbuf_chunk_size(b->ob, b->keeplen);
 		outbuf_put(b->ob, w->keep, b->keeplen);
 		if (b->chunked)
 			outbuf_put(b->ob, "\r\n", 2);
@@ -354,7 +354,7 @@ relay_sink(void *ctx, const char *data, size_t len)
 	struct outbuf	*ob = &a->c->out;
 
 	if (a->framing == FRAME_CHUNKED)
-		outbuf_printf(ob, "%zx\r\n", len);
+		outbuf_chunk_size(ob, len);
 	outbuf_put(ob, data, len);
 	if (a->framing == FRAME_CHUNKED)
 		outbuf_put(ob, "\r\n", 2);

@@ -1,7 +1,5 @@
 /* rewrite.c: build the head sent to a backend and the head sent back to the client. */
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -41,21 +39,24 @@ hb_put(struct headbuf *hb, const char *s, size_t n)
 	hb->len += n;
 }
 
+/* No printf on the per-request path: strings and numbers are put directly. */
 static void
-hb_printf(struct headbuf *hb, const char *fmt, ...)
+hb_str(struct headbuf *hb, const char *s)
 {
-	va_list	ap;
-	int	n;
+	hb_put(hb, s, strlen(s));
+}
 
-	if (hb->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(hb->p + hb->len, hb->cap - hb->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= hb->cap - hb->len)
-		hb->overflow = 1;
-	else
-		hb->len += (size_t)n;
+static void
+hb_u64(struct headbuf *hb, uint64_t v)
+{
+	char	digits[20];
+	size_t	n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	hb_put(hb, digits + n, sizeof(digits) - n);
 }
 
 static void
@@ -123,9 +124,11 @@ hop_by_hop(const struct http_head *h, const struct http_header *hd)
 static void
 hb_framing(struct headbuf *hb, enum body_framing framing, uint64_t length)
 {
-	if (framing == FRAME_LENGTH)
-		hb_printf(hb, "Content-Length: %" PRIu64 "\r\n", length);
-	else if (framing == FRAME_CHUNKED)
+	if (framing == FRAME_LENGTH) {
+		hb_put(hb, "Content-Length: ", 16);
+		hb_u64(hb, length);
+		hb_put(hb, "\r\n", 2);
+	} else if (framing == FRAME_CHUNKED)
 		hb_put(hb, "Transfer-Encoding: chunked\r\n", 28);
 }
 
@@ -190,7 +193,7 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 	if (absolute)
 		hb_header(&hb, "Host", 4, t.authority, t.authoritylen);
 	else if (host == NULL)
-		hb_printf(&hb, "Host: %s\r\n", rr->default_host);
+		hb_header(&hb, "Host", 4, rr->default_host, strlen(rr->default_host));
 	for (i = 0; i < req->nheaders; i++) {
 		hd = &req->headers[i];
 		/* Host is end-to-end whatever Connection says: HTTP/1.1 requires it. */
@@ -210,14 +213,16 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 		hb_put(&hb, hd->value, hd->valuelen);
 		xff = 1;
 	}
-	hb_printf(&hb, "%s%s\r\n", xff ? ", " : "X-Forwarded-For: ", rr->client_addr);
-	hb_printf(&hb, "X-Forwarded-Proto: %s\r\n", rr->proto);
+	hb_put(&hb, xff ? ", " : "X-Forwarded-For: ", xff ? 2 : 17);
+	hb_str(&hb, rr->client_addr);
+	hb_put(&hb, "\r\n", 2);
+	hb_header(&hb, "X-Forwarded-Proto", 17, rr->proto, strlen(rr->proto));
 	if (absolute)
 		hb_header(&hb, "X-Forwarded-Host", 16, t.authority,
 		    t.authoritylen);
 	else if (host != NULL)
 		hb_header(&hb, "X-Forwarded-Host", 16, host->value, host->valuelen);
-	hb_printf(&hb, "X-Request-ID: %s\r\n", rr->request_id);
+	hb_header(&hb, "X-Request-ID", 12, rr->request_id, strlen(rr->request_id));
 	hb_framing(&hb, rr->framing, rr->length);
 	hb_put(&hb, "\r\n", 2);
 	return hb.overflow ? 0 : hb.len;
@@ -231,7 +236,9 @@ rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
 	const struct http_header	*hd;
 	size_t				 i;
 
-	hb_printf(&hb, "HTTP/1.1 %d ", http_head_status(resp));
+	hb_put(&hb, "HTTP/1.1 ", 9);
+	hb_u64(&hb, (uint64_t)http_head_status(resp));
+	hb_put(&hb, " ", 1);
 	hb_put(&hb, resp->reason, resp->reasonlen);
 	hb_put(&hb, "\r\n", 2);
 	for (i = 0; i < resp->nheaders; i++) {
@@ -241,7 +248,7 @@ rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
 			continue;
 		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);
 	}
-	hb_printf(&hb, "X-Request-ID: %s\r\n", rr->request_id);
+	hb_header(&hb, "X-Request-ID", 12, rr->request_id, strlen(rr->request_id));
 	hb_framing(&hb, rr->framing, rr->length);
 	if (!rr->keep_alive)
 		hb_put(&hb, "Connection: close\r\n", 19);
@@ -281,8 +288,17 @@ request_id_init(void)
 void
 request_id_make(char *buf, size_t len)
 {
-	snprintf(buf, len, "%016" PRIx64 "%016" PRIx64, request_id_prefix,
-	    ++request_id_counter);
+	static const char	hex[] = "0123456789abcdef";
+	uint64_t		v[2] = { request_id_prefix, ++request_id_counter };
+	size_t			i, n;
+
+	if (len == 0)
+		return;
+	/* Two 64-bit numbers as 32 hex digits (fewer if buf is short). */
+	n = len - 1 < 32 ? len - 1 : 32;
+	for (i = 0; i < n; i++)
+		buf[i] = hex[v[i / 16] >> (60 - 4 * (i % 16)) & 0xf];
+	buf[n] = '\0';
 }
 
 int

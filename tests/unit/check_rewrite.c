@@ -561,6 +561,10 @@ START_TEST(test_request_id_make)
 	for (i = 0; i < 200; i++)
 		for (j = i + 1; j < 200; j++)
 			ck_assert_str_ne(ids[i], ids[j]);
+	/* The worker's random half, then its counter. */
+	ck_assert_str_eq(ids[0] + 16, "0000000000000001");
+	ck_assert_str_eq(ids[199] + 16, "00000000000000c8");
+	ck_assert_int_eq(memcmp(ids[0], ids[199], 16), 0);
 	/* A new worker (init again, as after fork) does not repeat the old ids. */
 	memcpy(first, ids[0], sizeof(first));
 	request_id_init();
