@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "clock.h"
 #include "log.h"
 #include "net.h"

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "clock.h"
 #include "log.h"
 #include "proxy.h"

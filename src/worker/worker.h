@@ -76,10 +76,4 @@ void	worker_check_signals(void);
  */
 int	worker_idle_wait(int fd, int64_t deadline);
 
-/* Serve one accepted client connection until it closes (client.c). */
-void	client_serve(struct worker *w, int fd, const struct sockaddr *peer);
-
-/* Answer a connection taken from the backlog during shutdown with 503 (client.c). */
-void	client_refuse(struct worker *w, int fd);
-
 #endif
