@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, SRCDIR, Backend, Skip, free_port, run, wait_for, file_text  # noqa: E402
+from harness import RPROXYD, SRCDIR, Backend, Skip, free_port, run, wait_for, file_text, http  # noqa: E402
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -58,18 +58,6 @@ atexit.register(cleanup)
 
 
 # --- helpers ---------------------------------------------------------------
-
-def http(port, path="/", timeout=10.0):
-    """One GET on a new connection: (status, headers lower-case, body)."""
-    c = httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
-
 
 def proc_stat(pid):
     """The fields of /proc/PID/stat after the command name, or None."""

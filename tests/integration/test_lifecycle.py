@@ -7,7 +7,6 @@ the pidfile and the shared-memory region, the pidfile lock, daemonizing (the
 parent returns only once the daemon serves), respawn of a killed worker, the
 stop on a fatal worker error instead of a fork loop, and `-s status`.
 """
-import http.client as httpc
 import os
 import re
 import select
@@ -19,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, children, port_open, run, wait_for, file_text  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, children, port_open, run, wait_for, file_text, http  # noqa: E402
 
 BACKENDS = []
 
@@ -30,22 +29,6 @@ def backends():
         BACKENDS.append(Backend("backend1").start())
         BACKENDS.append(Backend("backend2").start())
     return BACKENDS
-
-
-def http(port, path="/", headers=None, timeout=10.0):
-    """One GET on a new connection: (status, headers dict lower-case, body bytes).
-
-    Our own, because harness.http() shadows the http module it needs
-    (`http.client` there is an attribute of the function itself).
-    """
-    c = httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request("GET", path, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
 
 
 def rproxyd(*args, timeout=10.0, cwd=None):

@@ -5,7 +5,6 @@ Counts through the proxy must show up exactly, survive a worker's SIGKILL
 without going backwards, pass promtool, and the endpoint must answer while
 other scrapers stall it.
 """
-import http.client as httpc
 import os
 import re
 import shutil
@@ -17,26 +16,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, Skip, children, port_open, raw, run, wait_for  # noqa: E402
+from harness import RPROXYD, Backend, Proxy, Skip, children, port_open, raw, run, wait_for, http as get  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
-
-
-def get(port, path="/", method="GET", body=None, timeout=10.0):
-    """One request on a new connection: (status, headers lower-case, body).
-
-    Our own, because harness.http() shadows the http module it needs.
-    """
-    c = httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request(method, path, body=body)
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
 
 
 class Scrape:

@@ -37,11 +37,7 @@ class Resp:
 
 def request(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
             encode_chunked=False, host="127.0.0.1"):
-    """One request on a new connection.
-
-    harness.http() cannot be used: the function's own name hides the http
-    module it calls, so it always raises AttributeError.
-    """
+    """One request on a new connection, as a Resp (harness.http() gives a tuple)."""
     c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         c.request(method, path, body=body, headers=headers or {},

@@ -17,22 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, run, wait_for, file_text  # noqa: E402
-
-
-def http(port, path="/", headers=None, timeout=10.0):
-    """One GET on a new connection: (status, headers dict lower-case, body bytes).
-
-    Our own, because harness.http() shadows the http module it needs.
-    """
-    c = httpc.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request("GET", path, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
+from harness import RPROXYD, Backend, Proxy, run, wait_for, file_text, http  # noqa: E402
 
 
 class RawConn:
