@@ -208,6 +208,19 @@ shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES])
 			n[st]++;
 }
 
+unsigned
+shm_older_idle(const struct shm_region *r, uint32_t generation)
+{
+	uint32_t	i;
+	unsigned	n = 0;
+
+	for (i = 0; i < r->hdr.nslots; i++)
+		if (atomic_load(&r->slots[i].state) == SLOT_IDLE &&
+		    atomic_load(&r->slots[i].generation) < generation)
+			n++;
+	return n;
+}
+
 void
 shm_backend_reset(struct shm_region *r, size_t idx)
 {

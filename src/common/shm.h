@@ -44,7 +44,7 @@ enum slot_state {
 	SLOT_FREE = 0,		/* no process */
 	SLOT_IDLE,		/* worker waiting in accept() */
 	SLOT_BUSY,		/* worker serving a connection */
-	SLOT_DRAINING,		/* worker stopping: closing its backend connections, exiting */
+	SLOT_DRAINING,		/* worker out of the accept loop: stopping or retired */
 	SLOT_NSTATES
 };
 
@@ -130,6 +130,9 @@ void	shm_slot_sum(const struct shm_region *r, struct slot *out);
 
 /* How many slots are in each state: n[SLOT_IDLE] and so on. */
 void	shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES]);
+
+/* How many workers of a generation older than this one may still accept(). */
+unsigned shm_older_idle(const struct shm_region *r, uint32_t generation);
 
 /* Add one slot's counters into another; gauges are added too. */
 void	shm_slot_add(struct slot *dst, const struct slot *src);

@@ -171,7 +171,9 @@ master_spawn(struct master *m, unsigned idx)
 	/*
 	 * Claim the slot before fork(): the child owns its state from its first
 	 * instruction, and a store here after fork() could overwrite its BUSY.
+	 * Its generation first: new workers wait for idle older ones.
 	 */
+	atomic_store(&s->generation, m->generation);
 	atomic_store(&s->state, SLOT_IDLE);
 	pid = fork();
 	if (pid == -1) {
@@ -407,9 +409,13 @@ master_reload(struct master *m)
 	m->conf = n;
 	m->generation++;
 	atomic_store(&m->shm->hdr.generation, m->generation);
-	/* New workers first, then the old ones finish what they hold and leave. */
-	master_fill(m);
+	/*
+	 * Old workers stop accepting before new ones start, so that once a
+	 * request is served under the new configuration no later one is served
+	 * under the old. Connections arriving in between wait in the backlog.
+	 */
 	master_signal_children(m, SIGQUIT, 1);
+	master_fill(m);
 	atomic_fetch_add(&m->shm->hdr.reloads_ok, 1);
 	log_notice("event=reload result=success generation=%u backends=%zu workers=%u",
 	    m->generation, n->nbackends, n->workers);

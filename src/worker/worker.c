@@ -18,6 +18,9 @@
 #include "upstream.h"
 #include "worker.h"
 
+/* The longest a new worker waits for an older generation to stop accepting. */
+#define OLDER_WAIT_MS	2000
+
 volatile sig_atomic_t	worker_stop;
 volatile sig_atomic_t	worker_retire;
 volatile sig_atomic_t	worker_reopen;
@@ -239,6 +242,33 @@ worker_drain(struct worker *w)
 	w->listen_fd = -1;
 }
 
+/*
+ * After a reload: take no connection while a worker of an older generation
+ * may still accept one. The master told those to stop before it started
+ * this one, so from here on no connection is served under the old
+ * configuration once one has been served under the new. Bounded, so that a
+ * stuck old worker delays the new generation rather than stops it.
+ */
+static void
+worker_wait_older(struct worker *w)
+{
+	struct timespec	 ts = { .tv_sec = 0, .tv_nsec = 1000000L };
+	int64_t		 deadline = clock_now_ns() + OLDER_WAIT_MS * NS_PER_MS;
+	unsigned	 n;
+
+	while ((n = shm_older_idle(w->shm, w->generation)) > 0) {
+		if (worker_stop || worker_retire)
+			return;
+		if (clock_now_ns() >= deadline) {
+			log_warn("event=older_workers_wait result=timeout idle=%u", n);
+			return;
+		}
+		/* Signals in, as in every wait. */
+		if (ppoll(NULL, 0, &ts, &wait_mask) == -1 && errno != EINTR)
+			return;
+	}
+}
+
 void
 worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *slot,
     int listen_fd, unsigned generation)
@@ -262,8 +292,7 @@ worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *s
 	w.listen_fd = listen_fd;
 	w.generation = generation;
 	worker_setup(&w);
-	atomic_store(&slot->generation, generation);
-	atomic_store(&slot->state, SLOT_IDLE);
+	worker_wait_older(&w);
 
 	for (;;) {
 		if (worker_reopen) {
@@ -273,6 +302,8 @@ worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *s
 		sigprocmask(SIG_SETMASK, &wait_mask, NULL);
 		if (worker_stop || worker_retire) {
 			sigprocmask(SIG_SETMASK, &work_mask, NULL);
+			/* Out of the accept loop: a new generation may start taking connections. */
+			atomic_store(&slot->state, SLOT_DRAINING);
 			break;
 		}
 		/* Blocking accept(): the kernel wakes one waiter, so no thundering herd. */
@@ -297,7 +328,6 @@ worker_main(const struct rp_config *conf, struct shm_region *shm, struct slot *s
 	}
 	if (worker_stop)
 		worker_drain(&w);
-	atomic_store(&slot->state, SLOT_DRAINING);
 	upstream_close_all(&w);
 	exit(WORKER_EXIT_CLEAN);
 }

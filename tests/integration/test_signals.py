@@ -422,6 +422,34 @@ class LoadClient(threading.Thread):
             conn.close()
 
 
+def test_reload_switches_over_once():
+    """Once a request is served under the new configuration, no later one is
+    served under the old: the old workers stop accepting before new ones start."""
+    b1, b2 = Backend("backend1").start(), Backend("backend2").start()
+    # Many workers: the master forks them one by one, the window a new-first
+    # reload would leave open for the old generation.
+    p = Proxy([b1], workers=16)
+    try:
+        p.start()
+        wait_for(lambda: len(p.worker_pids()) == 16, what="16 workers")
+        cur = b1
+        for n in range(1, 7):
+            cur = b2 if cur is b1 else b1
+            p.write_config(backends=[cur])
+            p.signal(signal.SIGHUP)
+            wait_for(lambda: http(p.port, "/")[1].get("x-backend") == cur.name,
+                     timeout=5, interval=0, what="%s answering after reload %d" % (cur.name, n))
+            after = [http(p.port, "/")[1].get("x-backend") for _ in range(30)]
+            assert after == [cur.name] * 30, \
+                "reload %d: after %s answered, the old configuration still served: %s" % (
+                    n, cur.name, after)
+        assert p.stop(10) == 0
+    finally:
+        p.cleanup()
+        b1.stop()
+        b2.stop()
+
+
 def test_reload_under_load():
     b1, b2, b3 = (Backend("backend1").start(), Backend("backend2").start(),
                   Backend("backend3").start())
@@ -571,4 +599,5 @@ def test_sigusr1_reopens_logs():
 if __name__ == "__main__":
     run([test_drain_on_sigterm, test_request_after_sigterm_behind_one_in_flight,
          test_drain_with_pipelining_client, test_reload_under_load,
-         test_reload_retires_pipelining_client, test_sigusr1_reopens_logs])
+         test_reload_retires_pipelining_client,
+         test_reload_switches_over_once, test_sigusr1_reopens_logs])

@@ -405,6 +405,33 @@ START_TEST(test_slot_states)
 }
 END_TEST
 
+/* Only idle workers of an older generation hold a new one back. */
+START_TEST(test_older_idle)
+{
+	struct shm_region	*r = region_new(6);
+	static const struct {
+		uint32_t	state, generation;
+	} s[6] = {
+		{ SLOT_IDLE, 1 }, { SLOT_IDLE, 2 }, { SLOT_BUSY, 1 },
+		{ SLOT_DRAINING, 1 }, { SLOT_IDLE, 3 }, { SLOT_FREE, 0 },
+	};
+	size_t			 i;
+
+	for (i = 0; i < 6; i++) {
+		atomic_store(&r->slots[i].state, s[i].state);
+		atomic_store(&r->slots[i].generation, s[i].generation);
+	}
+	ck_assert_uint_eq(shm_older_idle(r, 1), 0);
+	ck_assert_uint_eq(shm_older_idle(r, 2), 1);
+	ck_assert_uint_eq(shm_older_idle(r, 3), 2);
+	ck_assert_uint_eq(shm_older_idle(r, 4), 3);
+	/* The generation-1 worker leaves the accept loop. */
+	atomic_store(&r->slots[0].state, SLOT_DRAINING);
+	ck_assert_uint_eq(shm_older_idle(r, 3), 1);
+	free(r);
+}
+END_TEST
+
 START_TEST(test_code_index)
 {
 	static const struct {
@@ -481,6 +508,7 @@ shm_suite(void)
 	tcase_add_test(tc, test_slot_add);
 	tcase_add_test(tc, test_backend_reset);
 	tcase_add_test(tc, test_slot_states);
+	tcase_add_test(tc, test_older_idle);
 	tcase_add_test(tc, test_code_index);
 	tcase_add_test(tc, test_fail_reason_name);
 	suite_add_tcase(s, tc);
