@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <grp.h>
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1016,4 +1018,24 @@ out:
 	if (cfg != NULL)
 		cfg_free(cfg);
 	return rc;
+}
+
+int
+config_user_ids(const struct rp_config *conf, uid_t *uid, gid_t *gid, char *err,
+    size_t errlen)
+{
+	struct passwd	*pw = NULL;
+	struct group	*gr = NULL;
+
+	if (conf->user[0] != '\0' && (pw = getpwnam(conf->user)) == NULL) {
+		snprintf(err, errlen, "%s: user %s: no such user", conf->path, conf->user);
+		return -1;
+	}
+	if (conf->group[0] != '\0' && (gr = getgrnam(conf->group)) == NULL) {
+		snprintf(err, errlen, "%s: group %s: no such group", conf->path, conf->group);
+		return -1;
+	}
+	*uid = pw != NULL ? pw->pw_uid : (uid_t)-1;
+	*gid = pw == NULL ? (gid_t)-1 : gr != NULL ? gr->gr_gid : pw->pw_gid;
+	return 0;
 }

@@ -2,6 +2,8 @@
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +88,14 @@ int	config_log_level(const char *name);
 
 /* Map "daemon", "local0".."local7", "user" to a syslog facility; -1 when unknown. */
 int	config_syslog_facility(const char *name);
+
+/*
+ * The ids workers run as: the user's uid, and the group's gid or else the
+ * user's primary group; (uid_t)-1 and (gid_t)-1 when no user is set. -1 with
+ * "FILE: user NAME: no such user" (or group) in err.
+ */
+int	config_user_ids(const struct rp_config *conf, uid_t *uid, gid_t *gid, char *err,
+	    size_t errlen);
 
 /* The names of every key, NULL-terminated, for the man page cross-check. */
 extern const char *const config_keys[];

@@ -28,6 +28,8 @@ static int	log_stderr;
 static char	log_dir[PATH_MAX];
 static int	log_fd = -1;		/* DIR/rproxyd.log */
 static int	access_fd = -1;		/* DIR/access.log */
+static uid_t	log_owner = (uid_t)-1;	/* of the files, when root opens them */
+static gid_t	log_group = (gid_t)-1;
 
 /*
  * Our own syslog(3) client, same datagrams as glibc's: its socket blocks, so
@@ -219,7 +221,8 @@ log_set_stderr(int to_stderr)
 }
 
 static int
-log_open_file(const char *dir, const char *name, char *err, size_t errlen)
+log_open_file(const char *dir, const char *name, uid_t owner, gid_t group, char *err,
+    size_t errlen)
 {
 	char	path[PATH_MAX + 32];
 	int	fd;
@@ -227,13 +230,23 @@ log_open_file(const char *dir, const char *name, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	/* O_APPEND: each line is one write(), so lines of workers never interleave. */
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1 && err != NULL)
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+	if (fd == -1) {
+		if (err != NULL)
+			snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Root (the master) hands the file to the workers' user, who reopen it. */
+	if (owner != (uid_t)-1 && geteuid() == 0 && fchown(fd, owner, group) == -1) {
+		if (err != NULL)
+			snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
 int
-log_open_dir(const char *dir, char *err, size_t errlen)
+log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen)
 {
 	int	fd = -1, afd = -1;
 
@@ -243,9 +256,9 @@ log_open_dir(const char *dir, char *err, size_t errlen)
 			return -1;
 		}
 		/* Both new files open, or nothing changes: a reload is all or nothing. */
-		if ((fd = log_open_file(dir, "rproxyd.log", err, errlen)) == -1)
+		if ((fd = log_open_file(dir, "rproxyd.log", owner, group, err, errlen)) == -1)
 			return -1;
-		if ((afd = log_open_file(dir, "access.log", err, errlen)) == -1) {
+		if ((afd = log_open_file(dir, "access.log", owner, group, err, errlen)) == -1) {
 			close(fd);
 			return -1;
 		}
@@ -256,6 +269,8 @@ log_open_dir(const char *dir, char *err, size_t errlen)
 		close(access_fd);
 	log_fd = fd;
 	access_fd = afd;
+	log_owner = owner;
+	log_group = group;
 	snprintf(log_dir, sizeof(log_dir), "%s", dir != NULL ? dir : "");
 	return 0;
 }
@@ -296,11 +311,11 @@ log_reopen(void)
 	if (log_dir[0] == '\0')
 		return;
 	/* Open the new file before closing the old: a failed open keeps logging. */
-	if ((fd = log_open_file(log_dir, "rproxyd.log", NULL, 0)) != -1) {
+	if ((fd = log_open_file(log_dir, "rproxyd.log", log_owner, log_group, NULL, 0)) != -1) {
 		dup2(fd, log_fd);
 		close(fd);
 	}
-	if ((fd = log_open_file(log_dir, "access.log", NULL, 0)) != -1) {
+	if ((fd = log_open_file(log_dir, "access.log", log_owner, log_group, NULL, 0)) != -1) {
 		dup2(fd, access_fd);
 		close(fd);
 	}

@@ -2,6 +2,8 @@
 #ifndef RP_LOG_H
 #define RP_LOG_H
 
+#include <sys/types.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +21,12 @@ void	log_set_level(int level);
 int	log_get_level(void);
 void	log_set_stderr(int to_stderr);
 
-/* Also write to DIR/rproxyd.log and DIR/access.log; "" closes them. -1 with err. */
-int	log_open_dir(const char *dir, char *err, size_t errlen);
+/*
+ * Also write to DIR/rproxyd.log and DIR/access.log; "" closes them. -1 with
+ * err. Files this process opens, now and on reopen, are given to owner and
+ * group unless owner is (uid_t)-1.
+ */
+int	log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen);
 
 /*
  * Copy n bytes of untrusted text (a request target, a header) for use as a

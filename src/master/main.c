@@ -139,7 +139,7 @@ main(int argc, char *argv[])
 	}
 
 	log_init("rproxyd", conf->syslog_facility, conf->log_level, foreground);
-	if (log_open_dir(conf->log_dir, err, sizeof(err)) == -1) {
+	if (master_open_logs(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "rproxyd: %s\n", err);
 		free(conf);
 		return 1;

@@ -1,9 +1,7 @@
 /* master.c: the supervisor: forks workers, reaps and respawns them, handles signals. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,16 +345,23 @@ master_begin_stop(struct master *m)
 int
 master_check_config(const struct rp_config *conf, char *err, size_t errlen)
 {
+	uid_t	uid;
+	gid_t	gid;
+
 	/* Workers drop privileges after fork(): a typo must fail the start, not them. */
-	if (conf->user[0] != '\0' && getpwnam(conf->user) == NULL) {
-		snprintf(err, errlen, "%s: user %s: no such user", conf->path, conf->user);
+	return config_user_ids(conf, &uid, &gid, err, errlen);
+}
+
+int
+master_open_logs(const struct rp_config *conf, char *err, size_t errlen)
+{
+	uid_t	uid;
+	gid_t	gid;
+
+	if (config_user_ids(conf, &uid, &gid, err, errlen) == -1)
 		return -1;
-	}
-	if (conf->group[0] != '\0' && getgrnam(conf->group) == NULL) {
-		snprintf(err, errlen, "%s: group %s: no such group", conf->path, conf->group);
-		return -1;
-	}
-	return 0;
+	/* Owned by the workers' user: they reopen the files after SIGUSR1. */
+	return log_open_dir(conf->log_dir, uid, gid, err, errlen);
 }
 
 /* Restart-only keys: they size or name what the running daemon holds. */
@@ -396,8 +401,7 @@ master_reload(struct master *m)
 	if (config_load(m->conf->path, n, err, sizeof(err)) == -1 ||
 	    master_check_config(n, err, sizeof(err)) == -1 ||
 	    master_reload_check(m, n, err, sizeof(err)) == -1 ||
-	    (strcmp(n->log_dir, m->conf->log_dir) != 0 &&
-	    log_open_dir(n->log_dir, err, sizeof(err)) == -1) ||
+	    master_open_logs(n, err, sizeof(err)) == -1 ||
 	    master_sync_backends(m, n, err, sizeof(err)) == -1) {
 		log_err("event=reload result=failure error=\"%s\" action=keep_running", err);
 		atomic_fetch_add(&m->shm->hdr.reloads_failed, 1);

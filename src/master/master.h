@@ -14,4 +14,7 @@ int	master_run(struct rp_config *conf, int foreground, int ready_fd);
 /* Checks beyond the file's syntax: the user and group exist. -1 with err set. */
 int	master_check_config(const struct rp_config *conf, char *err, size_t errlen);
 
+/* Open (or reopen) conf's log files, owned by the user the workers run as. */
+int	master_open_logs(const struct rp_config *conf, char *err, size_t errlen);
+
 #endif

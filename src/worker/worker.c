@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,22 +122,16 @@ worker_idle_wait(int fd, int64_t deadline)
 static void
 worker_drop_privileges(const struct rp_config *conf)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 gid;
+	char	err[256];
+	uid_t	uid;
+	gid_t	gid;
 
 	if (conf->user[0] == '\0' || geteuid() != 0)
 		return;
-	if ((pw = getpwnam(conf->user)) == NULL)
-		fatalx(WORKER_EXIT_FATAL, "user %s: no such user", conf->user);
-	gid = pw->pw_gid;
-	if (conf->group[0] != '\0') {
-		if ((gr = getgrnam(conf->group)) == NULL)
-			fatalx(WORKER_EXIT_FATAL, "group %s: no such group", conf->group);
-		gid = gr->gr_gid;
-	}
+	if (config_user_ids(conf, &uid, &gid, err, sizeof(err)) == -1)
+		fatalx(WORKER_EXIT_FATAL, "%s", err);
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+	    setresuid(uid, uid, uid) == -1)
 		fatal(WORKER_EXIT_FATAL, "drop privileges to %s", conf->user);
 }
 

@@ -8,6 +8,7 @@ parent returns only once the daemon serves), respawn of a killed worker, the
 stop on a fatal worker error instead of a fork loop, and `-s status`.
 """
 import os
+import pwd
 import re
 import select
 import signal
@@ -18,7 +19,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, children, port_open, run, wait_for, file_text, http  # noqa: E402
+from harness import (RPROXYD, Backend, Proxy, Skip, children, file_text, http,  # noqa: E402
+                     port_open, run, wait_for)
 
 BACKENDS = []
 
@@ -576,6 +578,72 @@ def test_unknown_user_refused_at_start():
         p.cleanup()
 
 
+def proc_ids(pid):
+    """(real uid, real gid) of a process, from /proc."""
+    ids = {}
+    for ln in file_text("/proc/%d/status" % pid).splitlines():
+        k, _, v = ln.partition(":")
+        if k in ("Uid", "Gid"):
+            ids[k] = int(v.split()[0])
+    return ids["Uid"], ids["Gid"]
+
+
+def test_workers_run_as_user_and_keep_logging():
+    """`user`: the master stays root, workers run as the user, and their
+    access lines follow the files through a logrotate rename + SIGUSR1 and
+    through a size rotation, though the master (root) recreates the files."""
+    if os.geteuid() != 0:
+        raise Skip("needs root to drop privileges")
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+    b1 = Backend("backend1").start()
+    p = Proxy([b1], workers=2, user="nobody", log_level="info", log_max_size="2k")
+    logdir = os.path.join(p.dir, "logs")
+    os.mkdir(logdir)
+    # The workers reopen files by name: they must be able to reach them.
+    os.chmod(p.dir, 0o755)
+    p.keys["log_dir"] = logdir
+    p.write_config()
+    access = os.path.join(logdir, "access.log")
+    try:
+        p.start()
+        assert proc_ids(p.proc.pid) == (0, 0)
+        wait_for(lambda: len(p.worker_pids()) == 2, what="2 workers")
+        for w in p.worker_pids():
+            assert proc_ids(w) == (pw.pw_uid, pw.pw_gid), (w, proc_ids(w))
+
+        def logged(rid, path=access):
+            st, _, _ = http(p.port, "/", headers={"X-Request-ID": rid})
+            assert st == 200, st
+            wait_for(lambda: "request_id=%s " % rid in file_text(path), timeout=5,
+                     what="%s in %s" % (rid, path))
+
+        logged("as-user-1")
+        # logrotate: rename, then SIGUSR1. Every worker must reopen.
+        os.rename(access, access + ".old")
+        p.signal(signal.SIGUSR1)
+        wait_for(lambda: "event=reopen_logs" in p.logs(), what="event=reopen_logs")
+        for i in range(6):
+            logged("after-rename-%d" % i)
+        assert "after-rename" not in file_text(access + ".old")
+        # Size rotation: the master checks sizes about once a second and
+        # renames access.log to access.log.1.
+        def rotated():
+            assert http(p.port, "/")[0] == 200
+            return os.path.exists(access + ".1")
+        wait_for(rotated, timeout=10, interval=0.01, what="a size rotation")
+        for i in range(6):
+            logged("after-rotation-%d" % i)
+        for f in ("access.log", "rproxyd.log"):
+            st = os.stat(os.path.join(logdir, f))
+            assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid), (f, st)
+    finally:
+        p.cleanup()
+        b1.stop()
+
+
 def test_daemon_fatal_worker_exit_status():
     """Daemon mode with an unknown user: the start-up fails, so `rproxyd -c` must exit 1."""
     p = daemon_proxy(workers=2, user=NO_USER)
@@ -597,6 +665,7 @@ def main():
     try:
         run([test_check_good_config, test_check_bad_configs,
              test_check_line_numbers_after_comments,
+             test_workers_run_as_user_and_keep_logging,
              test_cli_version_help_bad_option, test_foreground_start_stop,
              test_pidfile_lock, test_daemon_mode, test_daemon_start_failure_port_in_use,
              test_daemon_releases_stderr, test_daemon_relative_config_reload,

@@ -766,6 +766,33 @@ START_TEST(test_reload_repeatedly)
 }
 END_TEST
 
+/* user and group to ids: root exists everywhere, names that cannot exist fail. */
+START_TEST(test_user_ids)
+{
+	struct rp_config	c;
+	char			err[512];
+	uid_t			uid = 7;
+	gid_t			gid = 7;
+
+	config_defaults(&c);
+	snprintf(c.path, sizeof(c.path), "/etc/rproxyd.conf");
+	ck_assert_int_eq(config_user_ids(&c, &uid, &gid, err, sizeof(err)), 0);
+	ck_assert(uid == (uid_t)-1 && gid == (gid_t)-1);
+
+	snprintf(c.user, sizeof(c.user), "root");
+	ck_assert_int_eq(config_user_ids(&c, &uid, &gid, err, sizeof(err)), 0);
+	ck_assert(uid == 0 && gid == 0);
+
+	snprintf(c.group, sizeof(c.group), "rproxyd-no-such-group");
+	ck_assert_int_eq(config_user_ids(&c, &uid, &gid, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/etc/rproxyd.conf: group rproxyd-no-such-group: no such group");
+
+	snprintf(c.user, sizeof(c.user), "rproxyd-no-such-user");
+	ck_assert_int_eq(config_user_ids(&c, &uid, &gid, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/etc/rproxyd.conf: user rproxyd-no-such-user: no such user");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -791,6 +818,7 @@ config_suite(void)
 	tcase_add_test(tc, test_facilities);
 	tcase_add_test(tc, test_config_keys);
 	tcase_add_test(tc, test_reload_repeatedly);
+	tcase_add_test(tc, test_user_ids);
 	suite_add_tcase(s, tc);
 	return s;
 }
