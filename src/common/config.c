@@ -4,8 +4,8 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
-#include <grp.h>
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <pwd.h>
 #include <stdarg.h>

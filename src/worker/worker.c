@@ -122,7 +122,7 @@ worker_idle_wait(int fd, int64_t deadline)
 static void
 worker_drop_privileges(const struct rp_config *conf)
 {
-	char	err[256];
+	char	err[RP_PATH_MAX + 128];
 	uid_t	uid;
 	gid_t	gid;
 
