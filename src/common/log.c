@@ -28,6 +28,7 @@ static int	log_stderr;
 static char	log_dir[PATH_MAX];
 static int	log_fd = -1;		/* DIR/rproxyd.log */
 static int	access_fd = -1;		/* DIR/access.log */
+static const char *const log_names[2] = { "rproxyd.log", "access.log" };
 static uid_t	log_owner = (uid_t)-1;	/* of the files, when root opens them */
 static gid_t	log_group = (gid_t)-1;
 
@@ -256,9 +257,9 @@ log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen
 			return -1;
 		}
 		/* Both new files open, or nothing changes: a reload is all or nothing. */
-		if ((fd = log_open_file(dir, "rproxyd.log", owner, group, err, errlen)) == -1)
+		if ((fd = log_open_file(dir, log_names[0], owner, group, err, errlen)) == -1)
 			return -1;
-		if ((afd = log_open_file(dir, "access.log", owner, group, err, errlen)) == -1) {
+		if ((afd = log_open_file(dir, log_names[1], owner, group, err, errlen)) == -1) {
 			close(fd);
 			return -1;
 		}
@@ -306,17 +307,22 @@ log_escape(char *dst, size_t dstsz, const char *s, size_t n)
 void
 log_reopen(void)
 {
-	int	fd;
+	int	*fds[2] = { &log_fd, &access_fd };
+	char	 err[PATH_MAX + 128];
+	size_t	 i;
+	int	 fd;
 
 	if (log_dir[0] == '\0')
 		return;
-	/* Open the new file before closing the old: a failed open keeps logging. */
-	if ((fd = log_open_file(log_dir, "rproxyd.log", log_owner, log_group, NULL, 0)) != -1) {
-		dup2(fd, log_fd);
-		close(fd);
-	}
-	if ((fd = log_open_file(log_dir, "access.log", log_owner, log_group, NULL, 0)) != -1) {
-		dup2(fd, access_fd);
+	for (i = 0; i < 2; i++) {
+		/* Open the new file before closing the old: a failed open keeps logging. */
+		fd = log_open_file(log_dir, log_names[i], log_owner, log_group, err, sizeof(err));
+		if (fd == -1) {
+			log_warnx("event=log_reopen_failed error=\"%s\"", err);
+			continue;
+		}
+		if (dup2(fd, *fds[i]) == -1)
+			log_warn("event=log_reopen_failed file=%s/%s", log_dir, log_names[i]);
 		close(fd);
 	}
 }
@@ -347,7 +353,6 @@ log_rotate_file(const char *name, unsigned keep)
 int
 log_rotate(uint64_t max_size, unsigned keep)
 {
-	static const char *const names[] = { "rproxyd.log", "access.log" };
 	int		fds[2] = { log_fd, access_fd };
 	struct stat	st;
 	int		rotated = 0;
@@ -359,7 +364,7 @@ log_rotate(uint64_t max_size, unsigned keep)
 		if (fds[i] == -1 || fstat(fds[i], &st) == -1 ||
 		    (uint64_t)st.st_size < max_size)
 			continue;
-		log_rotate_file(names[i], keep);
+		log_rotate_file(log_names[i], keep);
 		rotated = 1;
 	}
 	/* Writers keep appending to the renamed file until they reopen: nothing is lost. */

@@ -590,6 +590,21 @@ def test_sigusr1_reopens_logs():
         assert "request_id=after-rotate-1" not in file_text(access + ".1")
         assert "request_id=before-rotate-1" not in file_text(access)
         assert "event=reopen_logs" in file_text(events), "new rproxyd.log lacks the event"
+
+        # A file that cannot be reopened is reported, and logging goes on
+        # into the one already open.
+        os.rename(access, access + ".2")
+        os.mkdir(access)
+        p.signal(signal.SIGUSR1)
+        wait_for(lambda: p.logs().count("event=reopen_logs") >= 2, what="second reopen")
+        wait_for(lambda: "event=log_reopen_failed" in p.logs(), timeout=5,
+                 what="event=log_reopen_failed")
+        failed = [ln for ln in p.logs().splitlines() if "event=log_reopen_failed" in ln]
+        assert ("open %s: Is a directory" % access) in failed[0], failed[0]
+        st, _, _ = http(p.port, "/", headers={"X-Request-ID": "after-failed-reopen"})
+        assert st == 200
+        wait_for(lambda: "request_id=after-failed-reopen" in file_text(access + ".2"),
+                 what="the request in the access.log still open")
         assert p.stop(10) == 0
     finally:
         p.cleanup()
