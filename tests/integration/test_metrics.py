@@ -158,6 +158,20 @@ def send(p, n, path="/"):
     return answered
 
 
+def slow_request_in_flight(p):
+    """Start a 1 s request in a thread; return (thread, result dict) once the
+    metrics show it in flight. result["st"] is its status once joined."""
+    result = {}
+
+    def slow():
+        result["st"] = get(p.port, "/sleep/1000", timeout=10)[0]
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_for(lambda: scrape(p).sum("rproxyd_backend_inflight") == 1, timeout=5,
+             what="request in flight")
+    return t, result
+
+
 def test_counts_after_requests():
     b1, b2, p = setup()
     try:
@@ -402,14 +416,7 @@ def test_drain_busy_then_gone():
         # Past the worker's start (see test_spawn_keeps_busy_state).
         send(p, 2)
         scrape(p)
-        result = {}
-
-        def slow():
-            result["st"] = get(p.port, "/sleep/1000", timeout=10)[0]
-        t = threading.Thread(target=slow)
-        t.start()
-        wait_for(lambda: scrape(p).sum("rproxyd_backend_inflight") == 1, timeout=5,
-                 what="request in flight")
+        t, result = slow_request_in_flight(p)
         s = scrape(p)
         assert s.get("rproxyd_workers", state="busy") == 1, s.series("rproxyd_workers")
         p.signal(signal.SIGTERM)
@@ -446,15 +453,8 @@ def test_spawn_keeps_busy_state():
                  what="rproxyd under strace")
         if p.proc.poll() is not None:
             raise Skip("strace cannot trace here: %s" % p.logs()[-200:])
-        result = {}
-
-        def slow():
-            result["st"] = get(p.port, "/sleep/1000", timeout=10)[0]
-        t = threading.Thread(target=slow)
-        t.start()
         # A scrape is answered only once the master is back from fork().
-        wait_for(lambda: scrape(p).sum("rproxyd_backend_inflight") == 1, timeout=5,
-                 what="request in flight")
+        t, result = slow_request_in_flight(p)
         s = scrape(p)
         t.join(10)
         assert result.get("st") == 200, result
