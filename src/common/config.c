@@ -40,6 +40,7 @@
 	X(DUR,	"client_body_timeout",	60,	client_body_timeout_ms, 1, 0) \
 	X(DUR,	"keepalive_timeout",	5,	keepalive_timeout_ms, 0, 0) \
 	X(INT,	"keepalive_requests",	1000,	keepalive_requests, 1, 1000000) \
+	X(DUR,	"keepalive_linger",	0.005,	keepalive_linger_ms, 0, 0) \
 	X(DUR,	"shutdown_timeout",	30,	shutdown_timeout_ms, 1, 0) \
 	X(INT,	"backend_keepalive",	2,	backend_keepalive, 0, 64) \
 	X(SIZE,	"max_header_size",	"16k",	max_header_size, 1024, 1048576) \

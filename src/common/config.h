@@ -48,6 +48,7 @@ struct rp_config {
 	uint64_t	client_body_timeout_ms;
 	uint64_t	keepalive_timeout_ms;
 	unsigned	keepalive_requests;
+	uint64_t	keepalive_linger_ms;	/* a worker waits this long for the next request */
 	uint64_t	shutdown_timeout_ms;
 	unsigned	backend_keepalive;	/* idle pooled connections per backend per worker */
 

@@ -47,7 +47,7 @@ shm_create(pid_t master_pid, unsigned nslots, char *err, size_t errlen)
 	shm_name(name, sizeof(name), master_pid);
 	/* A stale region of a dead master with a recycled pid is ours to replace. */
 	(void)shm_unlink(name);
-	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0644)) == -1) {
+	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
 		snprintf(err, errlen, "shm_open %s: %s", name, strerror(errno));
 		return NULL;
 	}
@@ -162,6 +162,12 @@ shm_slot_add(struct slot *dst, const struct slot *src)
 	size_t	i;
 
 	counter_add(&dst->connections, counter_get(&src->connections));
+	counter_add(&dst->handoffs_to_worker, counter_get(&src->handoffs_to_worker));
+	counter_add(&dst->handoffs_to_keeper, counter_get(&src->handoffs_to_keeper));
+	counter_add(&dst->accept_fd_limit, counter_get(&src->accept_fd_limit));
+	atomic_store_explicit(&dst->held,
+	    atomic_load_explicit(&dst->held, memory_order_relaxed) +
+	    atomic_load_explicit(&src->held, memory_order_relaxed), memory_order_relaxed);
 	for (i = 0; i < SHM_NCODES; i++)
 		counter_add(&dst->client_responses[i],
 		    counter_get(&src->client_responses[i]));
@@ -178,6 +184,7 @@ shm_slot_fold(struct shm_region *r, struct slot *s)
 	size_t	i;
 
 	/* Gauges die with the worker; counters live on in the retired slot. */
+	atomic_store(&s->held, 0);
 	for (i = 0; i < RP_MAX_BACKENDS; i++)
 		atomic_store(&s->be[i].inflight, 0);
 	shm_slot_add(&r->retired, s);

@@ -11,7 +11,7 @@
 #include "histogram.h"
 
 #define SHM_MAGIC	0x52505859u	/* "RPXY" */
-#define SHM_VERSION	1u
+#define SHM_VERSION	2u
 #define SHM_CACHELINE	64
 
 /*
@@ -42,9 +42,10 @@ enum fail_reason {
 
 enum slot_state {
 	SLOT_FREE = 0,		/* no process */
-	SLOT_IDLE,		/* worker waiting in accept() */
+	SLOT_IDLE,		/* worker waiting for a ready connection */
 	SLOT_BUSY,		/* worker serving a connection */
 	SLOT_DRAINING,		/* worker out of the accept loop: stopping or retired */
+	SLOT_KEEPER,		/* the keeper (not a worker) */
 	SLOT_NSTATES
 };
 
@@ -75,7 +76,11 @@ struct slot {
 	_Atomic int32_t		pid;
 	_Atomic uint32_t	state;			/* enum slot_state */
 	_Atomic uint32_t	generation;		/* configuration generation it runs */
-	_Atomic uint64_t	connections;		/* accepted */
+	_Atomic uint64_t	connections;		/* accepted (by the keeper) */
+	_Atomic uint64_t	handoffs_to_worker;	/* ready connections the keeper passed on */
+	_Atomic uint64_t	handoffs_to_keeper;	/* connections a worker parked */
+	_Atomic uint64_t	accept_fd_limit;	/* accepting paused: out of descriptors */
+	_Atomic int64_t		held;			/* gauge: connections the keeper holds */
 	_Atomic uint64_t	client_responses[SHM_NCODES];
 	_Atomic uint64_t	bytes_in;		/* request bytes from clients */
 	_Atomic uint64_t	bytes_out;		/* response bytes to clients */
@@ -94,6 +99,7 @@ struct shm_header {
 	_Atomic int32_t		master_pid;
 	_Atomic uint64_t	start_time;		/* unix seconds */
 	_Atomic uint64_t	worker_restarts;
+	_Atomic uint64_t	keeper_restarts;
 	_Atomic uint64_t	reloads_ok;
 	_Atomic uint64_t	reloads_failed;
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -18,17 +19,31 @@
 #include "metrics_server.h"
 #include "net.h"
 #include "pidfile.h"
+#include "proc.h"
 #include "shm.h"
-#include "worker.h"
 
 #define LISTEN_BACKLOG		4096
-#define ACCEPT_TIMEOUT_MS	1000	/* how often a blocked accept() looks at its flags */
+#define TAKE_TIMEOUT_MS		1000	/* how often a worker blocked on the hand-off socket looks at its flags */
+#define HANDOFF_SNDBUF		(8 * 1024 * 1024)	/* connections queued between keeper and workers */
 #define CRASH_WINDOW_NS		(5000 * NS_PER_MS)	/* dying sooner counts as a crash loop */
 #define BACKOFF_MAX_NS		(10000 * NS_PER_MS)
+
+enum child_role {
+	ROLE_WORKER = 0,
+	ROLE_KEEPER,
+};
+
+/* Which children a count or a signal is about. */
+enum child_set {
+	CHILDREN_ALL = 0,	/* every live one */
+	CHILDREN_CURRENT,	/* of the current generation and not retiring */
+	CHILDREN_OLD,		/* of an older generation */
+};
 
 /* A process the master forked, by slot. */
 struct child {
 	pid_t		pid;		/* 0: slot free */
+	enum child_role	role;
 	unsigned	generation;
 	int64_t		started;
 	int		retiring;	/* told to stop (reload or shutdown) */
@@ -36,12 +51,16 @@ struct child {
 
 struct master {
 	struct rp_config	*conf;
+	const struct proc_table	*procs;
 	struct shm_region	*shm;
 	struct metrics_server	*metrics;	/* served from the master's own loop */
 	struct child		*children;	/* one per shm slot */
 	unsigned		 nslots;
 	unsigned		 generation;
 	int			 listen_fd;
+	int			 handoff[2];	/* the keeper's end, the workers' end */
+	uid_t			 uid;		/* children run as these (resolved once) */
+	gid_t			 gid;
 	int			 pidfile_fd;
 	int			 stopping;
 	int64_t			 stop_deadline;
@@ -161,10 +180,12 @@ master_detach_stderr(void)
 }
 
 static int
-master_spawn(struct master *m, unsigned idx)
+master_spawn(struct master *m, unsigned idx, enum child_role role)
 {
-	struct slot	*s = &m->shm->slots[idx];
-	pid_t		 pid;
+	struct slot		*s = &m->shm->slots[idx];
+	struct proc_args	 a;
+	sigset_t		 all, old;
+	pid_t			 pid;
 
 	/*
 	 * Claim the slot before fork(): the child owns its state from its first
@@ -172,71 +193,120 @@ master_spawn(struct master *m, unsigned idx)
 	 * Its generation first: new workers wait for idle older ones.
 	 */
 	atomic_store(&s->generation, m->generation);
-	atomic_store(&s->state, SLOT_IDLE);
+	atomic_store(&s->state, role == ROLE_KEEPER ? SLOT_KEEPER : SLOT_IDLE);
+	memset(&a, 0, sizeof(a));
+	a.conf = m->conf;
+	a.shm = m->shm;
+	a.slot = s;
+	a.generation = m->generation;
+	a.listen_fd = m->listen_fd;
+	a.keeper_end = m->handoff[0];
+	a.worker_end = m->handoff[1];
+	a.uid = m->uid;
+	a.gid = m->gid;
+	/* Every signal waits, pending, until the child has its handlers: none is lost. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
+	if (pid == 0) {
+		if (m->pidfile_fd != -1)
+			close(m->pidfile_fd);
+		metrics_server_close_inherited(m->metrics);
+		/* A daemon's children must not hold the starting shell's stderr open. */
+		if (!m->foreground)
+			master_detach_stderr();
+		if (role == ROLE_KEEPER)
+			m->procs->keeper(&a);
+		else
+			m->procs->worker(&a);
+		_exit(PROC_EXIT_FATAL);	/* not reached: both exit themselves */
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		atomic_store(&s->state, SLOT_FREE);
 		log_warn("event=fork_failed");
 		return -1;
 	}
-	if (pid == 0) {
-		if (m->pidfile_fd != -1)
-			close(m->pidfile_fd);
-		metrics_server_close_inherited(m->metrics);
-		/* A daemon's workers must not hold the starting shell's stderr open. */
-		if (!m->foreground)
-			master_detach_stderr();
-		worker_main(m->conf, m->shm, s, m->listen_fd, m->generation);
-	}
 	atomic_store(&s->pid, (int32_t)pid);
 	m->children[idx].pid = pid;
+	m->children[idx].role = role;
 	m->children[idx].generation = m->generation;
 	m->children[idx].started = clock_now_ns();
 	m->children[idx].retiring = 0;
-	/* A replacement for a dead worker is news; a planned start is not. */
-	log_msg(m->replacing > 0 ? LOG_INFO : LOG_DEBUG, "event=%s pid=%ld slot=%u "
-	    "generation=%u", m->replacing > 0 ? "worker_respawn" : "worker_start",
-	    (long)pid, idx, m->generation);
+	/* A replacement for a dead child is news; a planned start is not. */
+	log_msg(m->replacing > 0 ? LOG_INFO : LOG_DEBUG, "event=%s_%s pid=%ld slot=%u "
+	    "generation=%u", role == ROLE_KEEPER ? "keeper" : "worker",
+	    m->replacing > 0 ? "respawn" : "start", (long)pid, idx, m->generation);
 	if (m->replacing > 0)
 		m->replacing--;
 	return 0;
 }
 
+static int
+child_in(const struct master *m, const struct child *c, enum child_set set)
+{
+	switch (set) {
+	case CHILDREN_ALL:
+		break;
+	case CHILDREN_CURRENT:
+		return c->generation == m->generation && !c->retiring;
+	case CHILDREN_OLD:
+		return c->generation != m->generation;
+	}
+	return 1;
+}
+
 static unsigned
-master_count(const struct master *m, int current_only)
+master_count(const struct master *m, enum child_role role, enum child_set set)
 {
 	unsigned	i, n = 0;
 
 	for (i = 0; i < m->nslots; i++)
-		if (m->children[i].pid != 0 && (!current_only ||
-		    (m->children[i].generation == m->generation &&
-		    !m->children[i].retiring)))
+		if (m->children[i].pid != 0 && m->children[i].role == role &&
+		    child_in(m, &m->children[i], set))
 			n++;
 	return n;
 }
 
-/* Start workers of the current generation until there are conf->workers. */
+static unsigned
+master_count_all(const struct master *m)
+{
+	return master_count(m, ROLE_WORKER, CHILDREN_ALL) +
+	    master_count(m, ROLE_KEEPER, CHILDREN_ALL);
+}
+
+/* Start what the current generation lacks: its keeper, and workers up to conf->workers. */
 static void
 master_fill(struct master *m)
 {
-	unsigned	i;
+	enum child_role	role;
+	unsigned	i, want;
 
-	for (i = 0; i < m->nslots && master_count(m, 1) < m->conf->workers; i++)
-		if (m->children[i].pid == 0 &&
-		    atomic_load(&m->shm->slots[i].state) == SLOT_FREE &&
-		    master_spawn(m, i) == -1)
-			break;
+	for (role = ROLE_WORKER; role <= ROLE_KEEPER; role++) {
+		want = role == ROLE_KEEPER ? 1 : m->conf->workers;
+		for (i = 0; i < m->nslots &&
+		    master_count(m, role, CHILDREN_CURRENT) < want; i++)
+			if (m->children[i].pid == 0 &&
+			    atomic_load(&m->shm->slots[i].state) == SLOT_FREE &&
+			    master_spawn(m, i, role) == -1)
+				return;
+	}
+}
+
+static int
+master_filled(const struct master *m)
+{
+	return master_count(m, ROLE_KEEPER, CHILDREN_CURRENT) >= 1 &&
+	    master_count(m, ROLE_WORKER, CHILDREN_CURRENT) >= m->conf->workers;
 }
 
 static void
-master_signal_children(struct master *m, int sig, int old_only)
+master_signal_children(struct master *m, int sig, enum child_set set)
 {
 	unsigned	i;
 
 	for (i = 0; i < m->nslots; i++) {
-		if (m->children[i].pid == 0)
-			continue;
-		if (old_only && m->children[i].generation == m->generation)
+		if (m->children[i].pid == 0 || !child_in(m, &m->children[i], set))
 			continue;
 		if (sig == SIGQUIT || sig == SIGTERM)
 			m->children[i].retiring = 1;
@@ -249,13 +319,13 @@ master_log_exit(const struct child *c, int status)
 {
 	if (WIFSIGNALED(status))
 		log_msg(c->retiring ? LOG_INFO : LOG_ERR,
-		    "event=worker_exit pid=%ld generation=%u signal=%d signame=\"%s\"%s",
-		    (long)c->pid, c->generation, WTERMSIG(status),
+		    "event=%s_exit pid=%ld generation=%u signal=%d signame=\"%s\"%s",
+		    c->role == ROLE_KEEPER ? "keeper" : "worker", (long)c->pid, c->generation, WTERMSIG(status),
 		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? " core_dumped=1" : "");
 	else
-		log_msg(c->retiring && WEXITSTATUS(status) == WORKER_EXIT_CLEAN ?
-		    LOG_INFO : LOG_ERR, "event=worker_exit pid=%ld generation=%u status=%d",
-		    (long)c->pid, c->generation, WEXITSTATUS(status));
+		log_msg(c->retiring && WEXITSTATUS(status) == PROC_EXIT_CLEAN ?
+		    LOG_INFO : LOG_ERR, "event=%s_exit pid=%ld generation=%u status=%d",
+		    c->role == ROLE_KEEPER ? "keeper" : "worker", (long)c->pid, c->generation, WEXITSTATUS(status));
 }
 
 static void	master_begin_stop(struct master *);
@@ -282,11 +352,12 @@ master_reap(struct master *m)
 		if (m->stopping) {
 			c->pid = 0;
 			log_info("event=shutdown phase=drain exited=%ld left=%u",
-			    (long)pid, master_count(m, 0));
+			    (long)pid, master_count_all(m));
 		}
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL &&
+		if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_FATAL &&
 		    !m->stopping) {
-			log_err("event=worker_fatal pid=%ld action=stop", (long)pid);
+			log_err("event=%s_fatal pid=%ld action=stop",
+			    c->role == ROLE_KEEPER ? "keeper" : "worker", (long)pid);
 			m->exit_status = 1;
 			memset(c, 0, sizeof(*c));
 			master_begin_stop(m);
@@ -294,7 +365,8 @@ master_reap(struct master *m)
 		}
 		if (!c->retiring && !m->stopping &&
 		    c->generation == m->generation) {
-			atomic_fetch_add(&m->shm->hdr.worker_restarts, 1);
+			atomic_fetch_add(c->role == ROLE_KEEPER ? &m->shm->hdr.keeper_restarts :
+			    &m->shm->hdr.worker_restarts, 1);
 			m->replacing++;
 			now = clock_now_ns();
 			m->crashes = now - c->started < CRASH_WINDOW_NS ? m->crashes + 1 : 0;
@@ -319,8 +391,9 @@ master_begin_stop(struct master *m)
 	unsigned	n[SLOT_NSTATES];
 
 	if (m->stopping) {
-		log_notice("event=shutdown phase=immediate workers=%u", master_count(m, 0));
-		master_signal_children(m, SIGKILL, 0);
+		log_notice("event=shutdown phase=immediate workers=%u",
+		    master_count(m, ROLE_WORKER, CHILDREN_ALL));
+		master_signal_children(m, SIGKILL, CHILDREN_ALL);
 		return;
 	}
 	m->stopping = 1;
@@ -328,18 +401,15 @@ master_begin_stop(struct master *m)
 	    (int64_t)m->conf->shutdown_timeout_ms * NS_PER_MS;
 	shm_slot_states(m->shm, n);
 	log_notice("event=shutdown phase=begin workers=%u busy=%u timeout_s=%.3g",
-	    master_count(m, 0), n[SLOT_BUSY],
+	    master_count(m, ROLE_WORKER, CHILDREN_ALL), n[SLOT_BUSY],
 	    (double)m->conf->shutdown_timeout_ms / 1000.0);
 	/*
-	 * Draining workers empty the backlog with accept() that must not block.
-	 * The master's copy goes now: the socket closes with the last worker's,
-	 * right after its last drain, so no connection is left queued to be reset.
+	 * The master's copy goes now: the socket closes with the keeper's, right
+	 * after its last drain, so no connection is left queued to be reset.
 	 */
-	if (net_set_nonblock(m->listen_fd) == -1)
-		log_warn("event=shutdown_listen_nonblock");
 	close(m->listen_fd);
 	m->listen_fd = -1;
-	master_signal_children(m, SIGTERM, 0);
+	master_signal_children(m, SIGTERM, CHILDREN_ALL);
 }
 
 int
@@ -391,6 +461,8 @@ master_reload(struct master *m)
 {
 	struct rp_config	*n;
 	char			 err[1024];
+	uid_t			 uid;
+	gid_t			 gid;
 
 	log_notice("event=reload phase=begin config=%s", m->conf->path);
 	if ((n = malloc(sizeof(*n))) == NULL) {
@@ -399,7 +471,7 @@ master_reload(struct master *m)
 		return;
 	}
 	if (config_load(m->conf->path, n, err, sizeof(err)) == -1 ||
-	    master_check_config(n, err, sizeof(err)) == -1 ||
+	    config_user_ids(n, &uid, &gid, err, sizeof(err)) == -1 ||
 	    master_reload_check(m, n, err, sizeof(err)) == -1 ||
 	    master_open_logs(n, err, sizeof(err)) == -1 ||
 	    master_sync_backends(m, n, err, sizeof(err)) == -1) {
@@ -411,6 +483,8 @@ master_reload(struct master *m)
 	log_set_level(n->log_level);
 	free(m->conf);
 	m->conf = n;
+	m->uid = uid;
+	m->gid = gid;
 	m->generation++;
 	atomic_store(&m->shm->hdr.generation, m->generation);
 	/*
@@ -418,32 +492,72 @@ master_reload(struct master *m)
 	 * request is served under the new configuration no later one is served
 	 * under the old. Connections arriving in between wait in the backlog.
 	 */
-	master_signal_children(m, SIGQUIT, 1);
+	master_signal_children(m, SIGQUIT, CHILDREN_OLD);
 	master_fill(m);
 	atomic_fetch_add(&m->shm->hdr.reloads_ok, 1);
 	log_notice("event=reload result=success generation=%u backends=%zu workers=%u",
 	    m->generation, n->nbackends, n->workers);
 }
 
+/* Descriptors: every client connection costs one, so take all the system allows. */
+static void
+master_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("event=setrlimit_nofile");
+}
+
+/*
+ * The hand-off socket pair between keeper and workers. Its queues hold
+ * connections in transit, a few hundred bytes each: large, as root may set.
+ * Workers block reading their end; they wake once a second to look at
+ * their flags.
+ */
+static int
+master_handoff_socket(struct master *m, char *err, size_t errlen)
+{
+	struct timeval	tv = { TAKE_TIMEOUT_MS / 1000, (TAKE_TIMEOUT_MS % 1000) * 1000 };
+	int		size = HANDOFF_SNDBUF, i;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->handoff) == -1) {
+		snprintf(err, errlen, "hand-off socketpair: %s", strerror(errno));
+		m->handoff[0] = m->handoff[1] = -1;
+		return -1;
+	}
+	for (i = 0; i < 2; i++)
+		if (setsockopt(m->handoff[i], SOL_SOCKET, SO_SNDBUFFORCE, &size,
+		    sizeof(size)) == -1)
+			(void)setsockopt(m->handoff[i], SOL_SOCKET, SO_SNDBUF, &size,
+			    sizeof(size));
+	if (setsockopt(m->handoff[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		snprintf(err, errlen, "hand-off socket: SO_RCVTIMEO: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 master_setup(struct master *m, int foreground, char *err, size_t errlen)
 {
-	struct timeval	tv = { ACCEPT_TIMEOUT_MS / 1000, (ACCEPT_TIMEOUT_MS % 1000) * 1000 };
 	char		addr[NET_ADDRSTR_MAX];
+	struct rlimit	rl;
 
 	m->pidfile_fd = -1;
-	if (master_check_config(m->conf, err, errlen) == -1)
+	if (config_user_ids(m->conf, &m->uid, &m->gid, err, errlen) == -1)
 		return -1;
 	if (m->conf->pidfile[0] != '\0' &&
 	    (m->pidfile_fd = pidfile_create(m->conf->pidfile, err, errlen)) == -1)
 		return -1;
 	if ((m->listen_fd = net_listen(&m->conf->listen, LISTEN_BACKLOG, err, errlen)) == -1)
 		return -1;
-	/* accept() wakes at least this often to see a stop or retire flag. */
-	if (setsockopt(m->listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
-		snprintf(err, errlen, "listen: SO_RCVTIMEO: %s", strerror(errno));
+	if (master_handoff_socket(m, err, errlen) == -1)
 		return -1;
-	}
+	master_raise_nofile();
 	m->nslots = m->conf->workers * 4 < 16 ? 16 : m->conf->workers * 4;
 	if ((m->children = calloc(m->nslots, sizeof(*m->children))) == NULL) {
 		snprintf(err, errlen, "calloc: %s", strerror(errno));
@@ -457,9 +571,11 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 	    errlen)) == NULL)
 		return -1;
 	net_addr_str(&m->conf->listen, addr, sizeof(addr));
-	log_notice("event=start version=%s listen=%s workers=%u backends=%zu pid=%ld%s",
-	    PACKAGE_VERSION, addr, m->conf->workers, m->conf->nbackends, (long)getpid(),
-	    foreground ? " foreground=1" : "");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = 0;
+	log_notice("event=start version=%s listen=%s workers=%u backends=%zu pid=%ld "
+	    "nofile=%llu%s", PACKAGE_VERSION, addr, m->conf->workers, m->conf->nbackends,
+	    (long)getpid(), (unsigned long long)rl.rlim_cur, foreground ? " foreground=1" : "");
 	return 0;
 }
 
@@ -468,6 +584,10 @@ master_teardown(struct master *m)
 {
 	if (m->listen_fd != -1)
 		close(m->listen_fd);
+	if (m->handoff[0] != -1)
+		close(m->handoff[0]);
+	if (m->handoff[1] != -1)
+		close(m->handoff[1]);
 	metrics_server_close(m->metrics);
 	if (m->shm != NULL)
 		shm_destroy(m->shm, getpid());
@@ -476,7 +596,8 @@ master_teardown(struct master *m)
 }
 
 int
-master_run(struct rp_config *conf, int foreground, int ready_fd)
+master_run(struct rp_config *conf, const struct proc_table *procs, int foreground,
+    int ready_fd)
 {
 	struct master	 m;
 	struct pollfd	 pfd[METRICS_POLLFD_MAX];
@@ -488,8 +609,10 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
+	m.procs = procs;
 	m.foreground = foreground;
 	m.listen_fd = -1;
+	m.handoff[0] = m.handoff[1] = -1;
 	master_signals(&wait_mask);
 	if (master_setup(&m, foreground, err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -539,30 +662,30 @@ master_run(struct rp_config *conf, int foreground, int ready_fd)
 		if (sig_reopen) {
 			sig_reopen = 0;
 			log_reopen();
-			master_signal_children(&m, SIGUSR1, 0);
+			master_signal_children(&m, SIGUSR1, CHILDREN_ALL);
 			log_notice("event=reopen_logs");
 		}
 		/* After reaping, so a scrape sees a dead worker's slot folded or live. */
 		metrics_server_handle(m.metrics, pfd, nfds);
 		now = clock_now_ns();
 		if (m.stopping) {
-			if (master_count(&m, 0) == 0)
+			if (master_count_all(&m) == 0)
 				break;
 			if (now >= m.stop_deadline) {
 				log_warnx("event=shutdown phase=timeout killing=%u",
-				    master_count(&m, 0));
-				master_signal_children(&m, SIGKILL, 0);
+				    master_count_all(&m));
+				master_signal_children(&m, SIGKILL, CHILDREN_ALL);
 				m.stop_deadline = now + 1000 * NS_PER_MS;
 			}
 			continue;
 		}
 		if (log_rotate(m.conf->log_max_size, m.conf->log_keep))
-			master_signal_children(&m, SIGUSR1, 0);
+			master_signal_children(&m, SIGUSR1, CHILDREN_ALL);
 		/* Respawn the dead, or fill in for old workers a reload retired. */
 		if (m.respawn_at != 0 && now < m.respawn_at)
 			continue;
 		m.respawn_at = 0;
-		if (master_count(&m, 1) < m.conf->workers)
+		if (!master_filled(&m))
 			master_fill(&m);
 	}
 	log_notice("event=shutdown phase=done status=%d", m.exit_status);

@@ -1,39 +1,40 @@
-/* client.c: one client connection: read request heads, answer them in order. */
+/* client.c: a connection a worker was handed: its requests in order, then close or park. */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "client.h"
 #include "clock.h"
+#include "http_status.h"
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "signals.h"
 
-/* How reading a request head ended. */
+#define PARK_WAIT_NS	(1000 * NS_PER_MS)	/* for room in the keeper's queue */
+
+/* How reading a request head went. */
 enum head_result {
-	READ_HEAD = 0,		/* a complete head */
-	READ_CLOSED,		/* the client left, or went idle past keepalive_timeout */
-	READ_REFUSED,		/* a status to answer with, in *status */
+	HEAD_READY = 0,		/* a complete head */
+	HEAD_REFUSED,		/* a status to answer with, in *status */
+	HEAD_PARTIAL,		/* more bytes are needed */
+	HEAD_MORE,		/* more bytes came: parse again */
+	HEAD_PARK,		/* hand the connection to the keeper */
+	HEAD_GONE,		/* the client left, or the worker stops: close */
 };
 
-static int
-head_status(const struct http_head *h)
+int
+client_setup(struct client *cl, const struct rp_config *conf, struct shm_region *shm,
+    struct slot *slot, int handoff_fd)
 {
-	switch (h->error) {
-	case HEAD_TOO_LARGE:
-	case HEAD_TOO_MANY:
-		return 431;
-	case HEAD_URI_TOO_LONG:
-		return 414;
-	case HEAD_VERSION:
-		return 505;
-	case HEAD_CODING:
-		return 501;
-	default:
-		return 400;
-	}
+	memset(cl, 0, sizeof(*cl));
+	cl->slot = slot;
+	cl->handoff_fd = handoff_fd;
+	cl->linger_ns = (int64_t)conf->keepalive_linger_ms * NS_PER_MS;
+	if (conn_setup(&cl->conn, conf) == -1 || proxy_init(&cl->proxy, conf, shm, slot) == -1)
+		return -1;
+	return 0;
 }
 
 /*
@@ -63,189 +64,217 @@ head_check(const struct http_head *h)
 	return 0;
 }
 
+/* Parse what the buffer holds of the next head. */
 static enum head_result
-read_head(struct conn *c, int *status)
+head_parse(struct conn *c, int *status)
 {
-	struct worker	*w = c->w;
-	const struct rp_config *conf = w->conf;
-	size_t		 limit, n;
-	int64_t		 deadline;
-	ssize_t		 got;
-	long		 used;
-	/* Idle: between two requests of a kept-alive connection. */
-	int		 idle = c->pos == c->len && c->nreq > 0, rc;
+	size_t	limit, n;
+	long	used;
 
-	deadline = clock_now_ns() + (int64_t)(idle ?
-	    conf->keepalive_timeout_ms : conf->client_header_timeout_ms) * NS_PER_MS;
+	limit = c->len < c->conf->max_header_size ? c->len : c->conf->max_header_size;
+	if (c->pos < limit) {
+		n = limit - c->pos;
+		used = http_head_feed(&c->req, c->buf + c->pos, n);
+		if (used < 0) {
+			*status = http_head_error_status(c->req.error);
+			return HEAD_REFUSED;
+		}
+		c->pos += (size_t)used;
+		if (c->req.head_complete) {
+			c->hend = c->pos;
+			return HEAD_READY;
+		}
+	}
+	if (c->pos >= c->conf->max_header_size) {
+		*status = 431;
+		return HEAD_REFUSED;
+	}
+	return HEAD_PARTIAL;
+}
+
+/* Is another connection waiting for a free worker? Then none lingers. */
+static int
+client_work_waiting(const struct client *cl)
+{
+	struct pollfd	pfd = { .fd = cl->handoff_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * The next head is not all here. Stopping: read it only if its bytes are
+ * already on their way (it gets a 503), else close. Otherwise linger for it
+ * a moment, unless a reload retired this worker or work is waiting: then
+ * the keeper holds the connection, so the worker is free for a request.
+ */
+static enum head_result
+client_wait(struct client *cl)
+{
+	struct conn	*c = &cl->conn;
+	struct pollfd	 pfd = { .fd = c->fd, .events = POLLIN };
+	int64_t		 deadline = clock_now_ns() + cl->linger_ns, left;
+	ssize_t		 got;
+	int		 n;
+
 	for (;;) {
-		limit = c->len < conf->max_header_size ? c->len : conf->max_header_size;
-		if (c->pos < limit) {
-			n = limit - c->pos;
-			used = http_head_feed(&c->req, w->cbuf + c->pos, n);
-			if (used < 0) {
-				*status = head_status(&c->req);
-				return READ_REFUSED;
-			}
-			c->pos += (size_t)used;
-			if (c->req.head_complete) {
-				c->hend = c->pos;
-				return READ_HEAD;
-			}
+		if (signals_stopping()) {
+			if (poll(&pfd, 1, 0) != 1 && c->len == 0)
+				return HEAD_GONE;
+			got = conn_fill(c, clock_now_ns() +
+			    (int64_t)c->conf->client_header_timeout_ms * NS_PER_MS);
+			return got > 0 ? HEAD_MORE : HEAD_GONE;
 		}
-		if (c->pos >= conf->max_header_size) {
-			*status = 431;
-			return READ_REFUSED;
+		if (signals_retiring() || client_work_waiting(cl))
+			return HEAD_PARK;
+		left = deadline - clock_now_ns();
+		if (left <= 0)
+			return HEAD_PARK;
+		n = signals_ppoll(&pfd, 1, left);
+		if (n == 0)
+			return HEAD_PARK;
+		if (n > 0) {
+			got = conn_fill(c, clock_now_ns());
+			if (got > 0)
+				return HEAD_MORE;
+			return got == IO_TIMEOUT ? HEAD_PARK : HEAD_GONE;
 		}
-		if (idle) {
-			/* Between requests only: a stop closes an idle connection. */
-			rc = worker_idle_wait(c->fd, deadline);
-			if (rc <= 0)
-				return READ_CLOSED;
-		}
-		got = conn_fill(c, deadline);
-		if (got == IO_TIMEOUT && !idle) {
-			*status = 408;
-			return READ_REFUSED;
-		}
-		if (got <= 0)
-			return READ_CLOSED;
-		if (idle) {
-			/* The request has begun: it now has client_header_timeout to finish. */
-			idle = 0;
-			deadline = clock_now_ns() +
-			    (int64_t)conf->client_header_timeout_ms * NS_PER_MS;
-		}
+		if (errno != EINTR)
+			return HEAD_PARK;
 	}
 }
 
-static void
-exchange_log(struct conn *c, struct exchange *x)
+int
+client_park_fd(int handoff_fd, int fd, const struct handoff *h, const void *bytes)
 {
-	struct worker	*w = c->w;
-	uint64_t	 us = (uint64_t)(clock_now_ns() - x->start) / NS_PER_US;
-	int		 mlen = (int)c->req.methodlen;
-	size_t		 ulen = c->req.urllen;
-	char		 target[4 * 512 + 1];
-	int		 v6 = strchr(c->addr, ':') != NULL;
+	struct pollfd	pfd = { .fd = handoff_fd, .events = POLLOUT };
+	int64_t		deadline = clock_now_ns() + PARK_WAIT_NS;
 
-	counter_add(&w->slot->client_responses[shm_code_index(x->status)], 1);
-	counter_add(&w->slot->bytes_in, x->bytes_in);
-	counter_add(&w->slot->bytes_out, x->bytes_out);
-	histogram_observe(&w->slot->latency, us);
-	if (mlen == 0 || c->req.method == NULL)
-		mlen = 1;
-	if (log_get_level() < LOG_INFO)
+	/* Bounded: a keeper that is gone or full costs this connection, never the worker. */
+	while (handoff_send(handoff_fd, fd, h, bytes, MSG_DONTWAIT) == -1) {
+		if ((errno != EAGAIN && errno != EINTR) || clock_now_ns() >= deadline)
+			return -1;
+		(void)poll(&pfd, 1, clock_ms_until(deadline));
+	}
+	return 0;
+}
+
+/* Hand the connection to the keeper until its next request is ready. */
+static void
+client_park(struct client *cl, int64_t since)
+{
+	struct conn	*c = &cl->conn;
+	struct handoff	 h;
+	socklen_t	 len = sizeof(h.peer);
+
+	memset(&h, 0, sizeof(h));
+	h.magic = HANDOFF_MAGIC;
+	h.kind = HANDOFF_WAIT;
+	h.nreq = c->nreq;
+	h.len = (uint32_t)c->len;
+	h.since = since;
+	if (getpeername(c->fd, &h.peer.sa, &len) == -1 ||
+	    client_park_fd(cl->handoff_fd, c->fd, &h, c->buf) == -1) {
+		log_warn("event=park_failed client=%s", c->addr);
 		return;
-	/* The target is the client's: escaped, so the line stays key=value. */
-	if (ulen > 512)
-		ulen = 512;
-	/* host:port, with an IPv6 host in brackets as in a URL. */
-	log_access("request_id=%s client=%s%s%s:%u method=%.*s target=%s status=%d "
-	    "backend=%s attempts=%u duration_ms=%.3f bytes_in=%" PRIu64
-	    " bytes_out=%" PRIu64, x->id, v6 ? "[" : "", c->addr, v6 ? "]" : "",
-	    c->port,
-	    mlen, c->req.method ? c->req.method : "-",
-	    c->req.url ? log_escape(target, sizeof(target), c->req.url, ulen) : "-",
-	    x->status,
-	    x->backend >= 0 ? w->up[x->backend].conf->name : "-", x->attempts,
-	    (double)us / 1000.0, x->bytes_in, x->bytes_out);
+	}
+	counter_add(&cl->slot->handoffs_to_keeper, 1);
+}
+
+/* Count a finished request in this worker's slot and log its access line. */
+static void
+exchange_finish(struct client *cl, const struct exchange *x)
+{
+	const struct conn	*c = &cl->conn;
+	struct access_line	 al;
+	uint64_t		 us = (uint64_t)(clock_now_ns() - x->start) / NS_PER_US;
+
+	counter_add(&cl->slot->client_responses[shm_code_index(x->status)], 1);
+	counter_add(&cl->slot->bytes_in, x->bytes_in);
+	counter_add(&cl->slot->bytes_out, x->bytes_out);
+	histogram_observe(&cl->slot->latency, us);
+	memset(&al, 0, sizeof(al));
+	al.request_id = x->id;
+	al.client = c->addr;
+	al.port = c->port;
+	al.method = c->req.method;
+	al.methodlen = c->req.methodlen;
+	al.target = c->req.url;
+	al.targetlen = c->req.urllen;
+	al.status = x->status;
+	al.backend = x->backend >= 0 ? cl->proxy.up[x->backend].conf->name : NULL;
+	al.attempts = x->attempts;
+	al.duration_us = us;
+	al.bytes_in = x->bytes_in;
+	al.bytes_out = x->bytes_out;
+	access_log(&al);
 }
 
 static void
-exchange_begin(struct conn *c, struct exchange *x)
+exchange_begin(struct client *cl, struct exchange *x)
 {
-	const struct http_header *id;
+	const struct http_header *id = http_head_find(&cl->conn.req, "x-request-id");
 
 	memset(x, 0, sizeof(*x));
+	x->p = &cl->proxy;
 	x->start = clock_now_ns();
 	x->backend = -1;
-	id = http_head_find(&c->req, "x-request-id");
-	if (id != NULL && request_id_valid(id->value, id->valuelen)) {
-		memcpy(x->id, id->value, id->valuelen);
-		x->id[id->valuelen] = '\0';
+	request_id_take(x->id, id != NULL ? id->value : NULL, id != NULL ? id->valuelen : 0);
+}
+
+/* Answer one request: proxied, or refused with status. */
+static void
+client_exchange(struct client *cl, int status)
+{
+	const struct rp_config	*conf = cl->conn.conf;
+	struct conn		*c = &cl->conn;
+	struct exchange		 x;
+
+	signals_let_pending_in();
+	exchange_begin(cl, &x);
+	c->nreq++;
+	c->close = status != 0 || !http_head_keep_alive(&c->req) ||
+	    http_head_upgrade(&c->req) || c->nreq >= conf->keepalive_requests ||
+	    conf->keepalive_timeout_ms == 0 || signals_stopping();
+	if (status == 0 && signals_stopping())
+		status = 503;	/* arrived after the stop signal */
+	if (status != 0) {
+		c->close = 1;
+		proxy_send_error(c, &x, status);
 	} else {
-		request_id_make(x->id, sizeof(x->id));
+		proxy_exchange(c, &x);
 	}
-}
-
-/* Keep the unparsed bytes (a pipelined request) and forget the rest. */
-static void
-conn_next(struct conn *c)
-{
-	memmove(c->w->cbuf, c->w->cbuf + c->pos, c->len - c->pos);
-	c->len -= c->pos;
-	c->pos = 0;
-	c->hend = 0;
-	http_head_reset(&c->req);
-}
-
-static void
-conn_init(struct conn *c, struct worker *w, int fd)
-{
-	memset(c, 0, sizeof(*c));
-	c->w = w;
-	c->fd = fd;
-	http_head_init(&c->req, HTTP_REQUEST, w->req_headers, w->conf->max_headers,
-	    w->conf->max_uri_size);
-	/* A trailer section may be as large as a head, no larger. */
-	c->req.max_trailer = w->conf->max_header_size;
+	exchange_finish(cl, &x);
 }
 
 void
-client_serve(struct worker *w, int fd, const struct sockaddr *peer)
+client_serve(struct client *cl, int fd, const struct handoff *h, size_t len)
 {
-	const struct rp_config	*conf = w->conf;
-	struct conn		 c;
-	struct exchange		 x;
+	struct conn		*c = &cl->conn;
+	enum head_result	 r;
+	int64_t			 since = h->since;
 	int			 status;
 
-	conn_init(&c, w, fd);
-	net_sockaddr_host(peer, c.addr, sizeof(c.addr));
-	c.port = net_sockaddr_port(peer);
+	conn_open(c, fd, h, len);
 	for (;;) {
 		status = 0;
-		switch (read_head(&c, &status)) {
-		case READ_CLOSED:
-			return;
-		case READ_REFUSED:
-			break;
-		case READ_HEAD:
-			status = head_check(&c.req);
+		r = head_parse(c, &status);
+		if (r == HEAD_PARTIAL) {
+			if (c->len == 0)
+				since = clock_now_ns();	/* idle from here */
+			r = client_wait(cl);
+			if (r == HEAD_MORE)
+				continue;
+			if (r == HEAD_PARK)
+				client_park(cl, since);
 			break;
 		}
-		worker_check_signals();
-		exchange_begin(&c, &x);
-		c.nreq++;
-		c.close = status != 0 || !http_head_keep_alive(&c.req) ||
-		    http_head_upgrade(&c.req) || c.nreq >= conf->keepalive_requests ||
-		    conf->keepalive_timeout_ms == 0 || worker_stop || worker_retire;
-		if (status == 0 && worker_stop)
-			status = 503;	/* arrived after the stop signal */
-		if (status != 0) {
-			c.close = 1;
-			proxy_send_error(&c, &x, status);
-		} else {
-			proxy_exchange(&c, &x);
-		}
-		exchange_log(&c, &x);
-		if (c.close)
-			return;
-		conn_next(&c);
+		client_exchange(cl, r == HEAD_READY ? head_check(&c->req) : status);
+		if (c->close)
+			break;
+		conn_next(c);
+		/* The next head's clock starts with its first byte, here or in the keeper. */
+		since = clock_now_ns();
 	}
-}
-
-void
-client_refuse(struct worker *w, int fd)
-{
-	struct conn	c;
-	struct exchange	x;
-	int		status = 503;
-
-	conn_init(&c, w, fd);
-	/* Read the request so the 503 is an answer, not a reset; bounded by the header timeout. */
-	if (read_head(&c, &status) == READ_CLOSED)
-		return;
-	exchange_begin(&c, &x);
-	c.close = 1;
-	proxy_send_error(&c, &x, 503);
+	close(fd);
+	c->fd = -1;
 }

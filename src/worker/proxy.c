@@ -3,14 +3,15 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "health.h"
+#include "http_status.h"
 #include "log.h"
 #include "proxy.h"
-#include "upstream.h"
 
 /* How reading the client's body ended, when it did not simply complete. */
 enum body_result {
@@ -24,10 +25,11 @@ enum body_result {
 
 /* The request body: kept whole for retries when small, else streamed. */
 struct body {
+	struct proxy		*p;
 	struct conn		*c;
 	struct exchange		*x;
 	size_t			 keeplen;
-	int			 kept;		/* complete body held in w->keep */
+	int			 kept;		/* complete body held in p->keep */
 	int			 streaming;	/* writing through ob to a backend */
 	int			 chunked;	/* ...with chunk framing */
 	int			 too_large;
@@ -50,7 +52,8 @@ struct attempt {
 	size_t			 rpos, rlen;	/* parsed and filled bytes of bbuf */
 	int			 began;		/* response head accepted, sent on to the client */
 	enum body_framing	 framing;	/* of the body to the client */
-	struct conn		*c;		/* for the callbacks */
+	struct proxy		*p;		/* for the callbacks */
+	struct conn		*c;
 	struct exchange		*x;
 };
 
@@ -63,71 +66,81 @@ struct attempt {
 static int	response_while_sending(void *);
 static int	attempt_read_head(struct conn *, struct attempt *);
 
-static const char *
-status_text(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 417: return "Expectation Failed";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	}
-	return "Error";
-}
-
-ssize_t
-conn_fill(struct conn *c, int64_t deadline)
-{
-	struct worker	*w = c->w;
-	ssize_t		 n;
-
-	n = io_read(c->fd, w->cbuf + c->len, w->ccap - c->len, deadline);
-	if (n > 0)
-		c->len += (size_t)n;
-	return n;
-}
-
 int
 proxy_send_error(struct conn *c, struct exchange *x, int status)
 {
-	char	head[512], body[128];
-	int	hl, bl;
+	char	resp[HTTP_ERROR_RESPONSE_MAX];
+	size_t	n;
 
-	bl = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
-	hl = snprintf(head, sizeof(head),
-	    "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain\r\n"
-	    "Content-Length: %d\r\n"
-	    "X-Request-ID: %s\r\n"
-	    "%s"
-	    "\r\n", status, status_text(status), bl, x->id,
-	    c->close ? "Connection: close\r\n" : "");
+	n = http_error_response(resp, status, x->id, c->close);
 	x->status = status;
 	x->head_sent = 1;
-	x->bytes_out += (uint64_t)(hl + bl);
-	if (io_write2(c->fd, head, (size_t)hl, body, (size_t)bl,
-	    clock_now_ns() + (int64_t)c->w->conf->read_timeout_ms * NS_PER_MS) != 0) {
+	x->bytes_out += n;
+	if (io_write(c->fd, resp, n,
+	    clock_now_ns() + (int64_t)x->p->conf->read_timeout_ms * NS_PER_MS) != 0) {
 		c->close = 1;
 		return -1;
 	}
 	return 0;
 }
 
+static void *
+proxy_alloc(size_t n)
+{
+	return calloc(1, n);
+}
+
+int
+proxy_init(struct proxy *p, const struct rp_config *conf, struct shm_region *shm,
+    struct slot *slot)
+{
+	struct shm_backend	*table[RP_MAX_BACKENDS];
+	size_t			 i, j;
+
+	memset(p, 0, sizeof(*p));
+	p->conf = conf;
+	p->slot = slot;
+	p->pipe[0] = p->pipe[1] = -1;
+	p->bbuf = proxy_alloc(BACKEND_BUF);
+	/* Room for a head plus what the proxy adds to it. */
+	p->hcap = 2 * conf->max_header_size + 4096;
+	p->hbuf = proxy_alloc(p->hcap);
+	p->rhbuf = proxy_alloc(p->hcap);
+	p->keep = proxy_alloc(KEEP_BODY_MAX + READ_CHUNK);
+	p->resp_headers = proxy_alloc(conf->max_headers * sizeof(struct http_header));
+	if (p->bbuf == NULL || p->hbuf == NULL || p->rhbuf == NULL || p->keep == NULL ||
+	    p->resp_headers == NULL)
+		return -1;
+	/* The master placed every configured backend in the table by name. */
+	for (i = 0; i < conf->nbackends; i++) {
+		for (j = 0; j < RP_MAX_BACKENDS; j++)
+			if (strcmp(shm->backends[j].name, conf->backends[i].name) == 0)
+				break;
+		if (j == RP_MAX_BACKENDS)
+			fatalx(1, "backend %s: not in shared memory", conf->backends[i].name);
+		table[i] = &shm->backends[j];
+		upstream_init(&p->up[i], &conf->backends[i], table[i], &slot->be[j],
+		    conf->backend_keepalive);
+	}
+	lb_init(&p->lb, conf, table, &shm->rr_cursor);
+	return 0;
+}
+
+void
+proxy_close(struct proxy *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->conf->nbackends; i++)
+		upstream_close_idle(&p->up[i]);
+}
+
 static int
 body_sink(void *ctx, const char *data, size_t len)
 {
 	struct body		*b = ctx;
-	struct worker		*w = b->c->w;
-	uint64_t		 max = w->conf->max_body_size;
+	struct proxy		*p = b->p;
+	uint64_t		 max = p->conf->max_body_size;
 
 	b->x->bytes_in += len;
 	if (max != 0 && b->x->bytes_in > max) {
@@ -136,7 +149,7 @@ body_sink(void *ctx, const char *data, size_t len)
 	}
 	if (!b->streaming) {
 		/* Fits by construction: keepcap leaves room for one READ_CHUNK. */
-		memcpy(w->keep + b->keeplen, data, len);
+		memcpy(p->keep + b->keeplen, data, len);
 		b->keeplen += len;
 		return 0;
 	}
@@ -156,7 +169,7 @@ static enum body_result
 body_pump(struct body *b)
 {
 	struct conn	*c = b->c;
-	struct worker	*w = c->w;
+	struct proxy	*p = b->p;
 	size_t		 n;
 	ssize_t		 got;
 	long		 used;
@@ -165,7 +178,7 @@ body_pump(struct body *b)
 		n = c->len - c->pos;
 		if (n > READ_CHUNK)
 			n = READ_CHUNK;
-		used = http_head_feed(&c->req, w->cbuf + c->pos, n);
+		used = http_head_feed(&c->req, c->buf + c->pos, n);
 		if (used < 0) {
 			if (b->too_large)
 				return BODY_TOO_LARGE;
@@ -179,7 +192,7 @@ body_pump(struct body *b)
 			/* The head stays where it is: body bytes reuse the space after it. */
 			c->pos = c->len = c->hend;
 			got = conn_fill(c, clock_now_ns() +
-			    (int64_t)w->conf->client_body_timeout_ms * NS_PER_MS);
+			    (int64_t)p->conf->client_body_timeout_ms * NS_PER_MS);
 			if (got == IO_TIMEOUT)
 				return BODY_CLIENT_TIMEOUT;
 			if (got <= 0)
@@ -217,7 +230,7 @@ attempt_fail(struct attempt *a, enum fail_reason reason, const char *what, int e
 static int
 attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt *a)
 {
-	struct worker		*w = c->w;
+	struct proxy		*p = x->p;
 	struct rewrite_request	 rr;
 	enum body_result	 br;
 	size_t			 hlen;
@@ -227,17 +240,17 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 	rr.client_addr = c->addr;
 	rr.request_id = x->id;
 	rr.proto = "http";
-	rr.default_host = w->up[a->i].hostport;
+	rr.default_host = p->up[a->i].hostport;
 	rr.framing = request_framing(c, b, &rr.length);
-	hlen = rewrite_request_head(w->hbuf, w->hcap, &c->req, &rr);
+	hlen = rewrite_request_head(p->hbuf, p->hcap, &c->req, &rr);
 	if (hlen == 0) {
 		attempt_fail(a, FAIL_BAD_RESPONSE, "rewrite", E2BIG);
 		return -1;
 	}
 	a->wrote = 1;
 	if (rr.framing != FRAME_CHUNKED && (b->kept || rr.framing == FRAME_NONE)) {
-		rc = io_write2(a->fd, w->hbuf, hlen, w->keep, b->keeplen,
-		    a->start + (int64_t)w->conf->request_timeout_ms * NS_PER_MS);
+		rc = io_write2(a->fd, p->hbuf, hlen, p->keep, b->keeplen,
+		    a->start + (int64_t)p->conf->request_timeout_ms * NS_PER_MS);
 		if (rc != 0) {
 			attempt_fail(a, rc == IO_TIMEOUT ? FAIL_TIMEOUT : FAIL_RESET,
 			    "send", rc == IO_TIMEOUT ? ETIMEDOUT : errno);
@@ -246,16 +259,16 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 		return 0;
 	}
 	/* Streamed: the client's pace sets the time, so the attempt clock restarts after. */
-	b->ob = &c->w->bout;
-	outbuf_init(b->ob, a->fd, (int64_t)w->conf->read_timeout_ms * NS_PER_MS);
+	b->ob = &p->bout;
+	outbuf_init(b->ob, a->fd, (int64_t)p->conf->read_timeout_ms * NS_PER_MS);
 	outbuf_on_readable(b->ob, response_while_sending, a);
 	b->streaming = 1;
 	b->chunked = rr.framing == FRAME_CHUNKED;
-	outbuf_put(b->ob, w->hbuf, hlen);
+	outbuf_put(b->ob, p->hbuf, hlen);
 	if (b->keeplen > 0) {
 		if (b->chunked)
 			outbuf_chunk_size(b->ob, b->keeplen);
-		outbuf_put(b->ob, w->keep, b->keeplen);
+		outbuf_put(b->ob, p->keep, b->keeplen);
 		if (b->chunked)
 			outbuf_put(b->ob, "\r\n", 2);
 	}
@@ -280,17 +293,18 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 static int
 attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *a)
 {
-	struct worker	*w = c->w;
+	struct proxy	*p = x->p;
 	int		 rc;
 
+	a->p = p;
 	a->c = c;
 	a->x = x;
-	http_head_init(&a->resp, HTTP_RESPONSE, w->resp_headers, w->conf->max_headers,
+	http_head_init(&a->resp, HTTP_RESPONSE, p->resp_headers, p->conf->max_headers,
 	    BACKEND_BUF);
 	a->resp.skip_body = http_token_eq(c->req.method, c->req.methodlen, "HEAD");
 	a->start = clock_now_ns();
-	a->fd = upstream_get(w, a->i, a->start +
-	    (int64_t)w->conf->connect_timeout_ms * NS_PER_MS, &a->reused, &a->reason);
+	a->fd = upstream_get(&p->up[a->i], a->start +
+	    (int64_t)p->conf->connect_timeout_ms * NS_PER_MS, &a->reused, &a->reason);
 	if (a->fd < 0) {
 		a->err = errno;
 		a->what = "connect";
@@ -305,10 +319,10 @@ attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *
 }
 
 static void
-health_log(struct worker *w, int i, enum health_change ch, const struct attempt *a)
+health_log(struct proxy *p, int i, enum health_change ch, const struct attempt *a)
 {
-	struct upstream	*u = &w->up[i];
-	double		 cool = (double)w->conf->health_cooldown_ms / 1000.0;
+	struct upstream	*u = &p->up[i];
+	double		 cool = (double)p->conf->health_cooldown_ms / 1000.0;
 
 	switch (ch) {
 	case HEALTH_BECAME_UNHEALTHY:
@@ -333,17 +347,17 @@ health_log(struct worker *w, int i, enum health_change ch, const struct attempt 
 }
 
 static void
-attempt_failed(struct conn *c, struct exchange *x, struct attempt *a)
+attempt_failed(struct exchange *x, struct attempt *a)
 {
-	struct worker	*w = c->w;
-	struct upstream	*u = &w->up[a->i];
+	struct proxy	*p = x->p;
+	struct upstream	*u = &p->up[a->i];
 
 	counter_add(&u->stats->failures[a->reason], 1);
 	log_warnx("event=backend_failure request_id=%s backend=%s addr=%s attempt=%u "
 	    "reason=%s error=\"%s%s%s\"", x->id, u->conf->name, u->hostport, x->attempts,
 	    shm_fail_reason_name(a->reason), a->what, a->err ? ": " : "",
 	    a->err ? strerror(a->err) : "");
-	health_log(w, a->i, health_failure(u->health, clock_now_ns(), &w->lb.health,
+	health_log(p, a->i, health_failure(u->health, clock_now_ns(), &p->lb.health,
 	    a->probing), a);
 }
 
@@ -385,8 +399,8 @@ response_framing(const struct conn *c, const struct attempt *a, uint64_t *length
 static int
 response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 {
-	struct worker		*w = c->w;
-	struct upstream		*u = &w->up[a->i];
+	struct proxy		*p = x->p;
+	struct upstream		*u = &p->up[a->i];
 	struct rewrite_response	 rr;
 	size_t			 hlen;
 
@@ -398,7 +412,7 @@ response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 		c->close = 1;
 	rr.keep_alive = !c->close;
 	/* Its own buffer: hbuf may still be on its way to the backend. */
-	hlen = rewrite_response_head(w->rhbuf, w->hcap, &a->resp, &rr);
+	hlen = rewrite_response_head(p->rhbuf, p->hcap, &a->resp, &rr);
 	if (hlen == 0) {
 		attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large to rewrite", 0);
 		return -1;
@@ -406,13 +420,13 @@ response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 	histogram_observe(&u->stats->latency, (uint64_t)(clock_now_ns() - a->start) /
 	    NS_PER_US);
 	counter_add(&u->stats->responses[shm_code_index(http_head_status(&a->resp))], 1);
-	health_log(w, a->i, health_success(u->health), a);
+	health_log(p, a->i, health_success(u->health), a);
 	a->began = 1;
 	a->framing = rr.framing;
 	x->status = http_head_status(&a->resp);
 	x->head_sent = 1;
-	outbuf_init(&c->out, c->fd, (int64_t)w->conf->read_timeout_ms * NS_PER_MS);
-	outbuf_put(&c->out, w->rhbuf, hlen);
+	outbuf_init(&c->out, c->fd, (int64_t)p->conf->read_timeout_ms * NS_PER_MS);
+	outbuf_put(&c->out, p->rhbuf, hlen);
 	a->resp.on_body = relay_sink;
 	a->resp.body_ctx = a;
 	return 0;
@@ -422,11 +436,11 @@ response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 static int
 response_feed(struct conn *c, struct exchange *x, struct attempt *a)
 {
-	struct worker	*w = c->w;
+	struct proxy	*p = x->p;
 	long		 used;
 
 	for (;;) {
-		used = http_head_feed(&a->resp, w->bbuf + a->rpos, a->rlen - a->rpos);
+		used = http_head_feed(&a->resp, p->bbuf + a->rpos, a->rlen - a->rpos);
 		if (used < 0) {
 			if (!a->began)
 				attempt_fail(a, FAIL_BAD_RESPONSE,
@@ -443,7 +457,7 @@ response_feed(struct conn *c, struct exchange *x, struct attempt *a)
 
 /* Read once from the backend into bbuf before deadline: >0, 0 at EOF, or IO_*. */
 static ssize_t
-response_read(struct worker *w, struct attempt *a, int64_t deadline)
+response_read(struct proxy *p, struct attempt *a, int64_t deadline)
 {
 	ssize_t	n;
 
@@ -452,11 +466,11 @@ response_read(struct worker *w, struct attempt *a, int64_t deadline)
 		a->rpos = a->rlen = 0;
 	if (a->rlen == BACKEND_BUF)
 		return IO_BUF_FULL;
-	n = io_read(a->fd, w->bbuf + a->rlen, BACKEND_BUF - a->rlen, deadline);
+	n = io_read(a->fd, p->bbuf + a->rlen, BACKEND_BUF - a->rlen, deadline);
 	if (n > 0) {
 		a->rlen += (size_t)n;
 		a->got_bytes = 1;
-		counter_add(&w->up[a->i].stats->bytes_out, (uint64_t)n);
+		counter_add(&p->up[a->i].stats->bytes_out, (uint64_t)n);
 	}
 	return n;
 }
@@ -474,7 +488,7 @@ response_while_sending(void *ctx)
 
 	if (a->resp.msg_complete)
 		return -1;	/* answered in full: stop sending */
-	n = response_read(a->c->w, a, 0);
+	n = response_read(a->p, a, 0);
 	if (n == IO_TIMEOUT)
 		return 0;	/* nothing after all */
 	if (n <= 0) {
@@ -494,17 +508,17 @@ response_while_sending(void *ctx)
 static int
 attempt_read_head(struct conn *c, struct attempt *a)
 {
-	struct worker	*w = c->w;
+	struct proxy	*p = a->p;
 	int64_t		 deadline;
 	ssize_t		 n;
 
-	deadline = a->start + (int64_t)w->conf->request_timeout_ms * NS_PER_MS;
+	deadline = a->start + (int64_t)p->conf->request_timeout_ms * NS_PER_MS;
 	while (!a->began) {
 		if (response_feed(c, a->x, a) == -1)
 			return -1;
 		if (a->began)
 			break;
-		n = response_read(w, a, deadline);
+		n = response_read(p, a, deadline);
 		if (n == IO_BUF_FULL) {
 			attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large", 0);
 			return -1;
@@ -524,26 +538,26 @@ attempt_read_head(struct conn *c, struct attempt *a)
 
 /* The backend stopped mid-body: n is IO_EOF, IO_TIMEOUT or IO_ERROR (errno). */
 static void
-response_truncated(struct worker *w, struct exchange *x, struct attempt *a, ssize_t n)
+response_truncated(struct proxy *p, struct exchange *x, struct attempt *a, ssize_t n)
 {
 	log_warnx("event=response_truncated request_id=%s backend=%s error=\"%s\"",
-	    x->id, w->up[a->i].conf->name, n == IO_EOF ? "EOF" :
+	    x->id, p->up[a->i].conf->name, n == IO_EOF ? "EOF" :
 	    n == IO_TIMEOUT ? "read timeout" : strerror(errno));
 }
 
 /* The worker's splice pipe, made on first use: 0, or -1 to copy instead. */
 static int
-relay_pipe(struct worker *w)
+relay_pipe(struct proxy *p)
 {
-	if (w->pipe[0] != -1)
+	if (p->pipe[0] != -1)
 		return 0;
-	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+	if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_warn("event=splice_pipe");
-		w->pipe[0] = w->pipe[1] = -1;
+		p->pipe[0] = p->pipe[1] = -1;
 		return -1;
 	}
 	/* Fewer, larger steps; the default size stays if the system says no. */
-	(void)fcntl(w->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
+	(void)fcntl(p->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
 	return 0;
 }
 
@@ -557,26 +571,26 @@ static int
 relay_splice(struct conn *c, struct exchange *x, struct attempt *a, int64_t gap,
     int *failed)
 {
-	struct worker	*w = c->w;
+	struct proxy	*p = x->p;
 	uint64_t	 left = http_head_length(&a->resp), nin, nout;
 	long		 used;
 	int		 rc;
 
-	if (relay_pipe(w) == -1)
+	if (relay_pipe(p) == -1)
 		return 1;
-	rc = io_splice(a->fd, c->fd, w->pipe, left, gap, &nin, &nout, failed);
-	counter_add(&w->up[a->i].stats->bytes_out, nin);
+	rc = io_splice(a->fd, c->fd, p->pipe, left, gap, &nin, &nout, failed);
+	counter_add(&p->up[a->i].stats->bytes_out, nin);
 	x->bytes_out += nout;
 	if (rc != 0) {
 		/* Bytes may be stuck in the pipe: a new one next time. */
-		close(w->pipe[0]);
-		close(w->pipe[1]);
-		w->pipe[0] = w->pipe[1] = -1;
+		close(p->pipe[0]);
+		close(p->pipe[1]);
+		p->pipe[0] = p->pipe[1] = -1;
 		return rc;
 	}
 	a->resp.on_body = NULL;
 	while (left > 0 && !a->resp.msg_complete) {
-		used = http_head_feed(&a->resp, w->bbuf, left > BACKEND_BUF ?
+		used = http_head_feed(&a->resp, p->bbuf, left > BACKEND_BUF ?
 		    BACKEND_BUF : (size_t)left);
 		if (used <= 0)
 			return IO_ERROR;
@@ -593,8 +607,8 @@ relay_splice(struct conn *c, struct exchange *x, struct attempt *a, int64_t gap,
 static int
 relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 {
-	struct worker	*w = c->w;
-	int64_t		 gap = (int64_t)w->conf->read_timeout_ms * NS_PER_MS;
+	struct proxy	*p = x->p;
+	int64_t		 gap = (int64_t)p->conf->read_timeout_ms * NS_PER_MS;
 	ssize_t		 n;
 	int		 failed;
 
@@ -602,7 +616,7 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 		if (response_feed(c, x, a) == -1) {
 			if (!c->out.failed)
 				log_warnx("event=bad_response_body request_id=%s backend=%s "
-				    "error=\"%s\"", x->id, w->up[a->i].conf->name,
+				    "error=\"%s\"", x->id, p->up[a->i].conf->name,
 				    http_head_error_reason(&a->resp));
 			break;
 		}
@@ -617,17 +631,17 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 			if (n == 0)
 				continue;
 			if (failed == a->fd)
-				response_truncated(w, x, a, n);
+				response_truncated(p, x, a, n);
 			c->close = 1;
 			x->bytes_out += c->out.total;
 			return -1;
 		}
-		n = response_read(w, a, clock_now_ns() + gap);
+		n = response_read(p, a, clock_now_ns() + gap);
 		if (n == 0 && http_head_needs_eof(&a->resp) &&
 		    http_head_finish(&a->resp) == 0)
 			break;
 		if (n <= 0) {
-			response_truncated(w, x, a, n == 0 ? IO_EOF : n);
+			response_truncated(p, x, a, n == 0 ? IO_EOF : n);
 			c->close = 1;
 			outbuf_flush(&c->out);
 			x->bytes_out += c->out.total;
@@ -678,10 +692,10 @@ attempt_stale(const struct conn *c, const struct body *b, const struct attempt *
 static int
 request_prepare(struct conn *c, struct body *b)
 {
-	struct worker			*w = c->w;
+	struct proxy			*p = b->p;
 	const struct http_header	*ex;
 	enum body_result		 br;
-	uint64_t			 max = w->conf->max_body_size;
+	uint64_t			 max = p->conf->max_body_size;
 
 	if (http_head_has_length(&c->req) && max != 0 && http_head_length(&c->req) > max)
 		return 413;
@@ -692,7 +706,7 @@ request_prepare(struct conn *c, struct body *b)
 		/* The proxy takes the expectation on itself and asks for the body. */
 		if (http_head_minor(&c->req) >= 1 && !c->req.msg_complete &&
 		    io_write(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, clock_now_ns() +
-		    (int64_t)w->conf->read_timeout_ms * NS_PER_MS) != 0)
+		    (int64_t)p->conf->read_timeout_ms * NS_PER_MS) != 0)
 			return -1;
 	}
 	c->req.on_body = body_sink;
@@ -715,18 +729,118 @@ request_prepare(struct conn *c, struct body *b)
 	return -1;
 }
 
+/* Begin an attempt on backend i: it counts as in flight until attempt_end(). */
+static void
+attempt_start(struct proxy *p, struct attempt *a, int i, enum lb_pick how)
+{
+	memset(a, 0, sizeof(*a));
+	a->i = i;
+	a->fd = -1;
+	a->probing = how != LB_PICK_HEALTHY;
+	atomic_fetch_add_explicit(&p->up[i].stats->inflight, 1, memory_order_relaxed);
+}
+
+/* End an attempt: the one place its connection and in-flight count are released. */
+static void
+attempt_end(struct proxy *p, struct attempt *a, int pool)
+{
+	atomic_fetch_sub_explicit(&p->up[a->i].stats->inflight, 1, memory_order_relaxed);
+	if (a->fd < 0)
+		return;
+	if (pool)
+		upstream_put(&p->up[a->i], a->fd);
+	else
+		close(a->fd);
+	a->fd = -1;
+}
+
+/* The next backend to try, or -1 when there is none left. */
+static int
+exchange_pick(struct proxy *p, struct exchange *x, uint64_t *tried, int last,
+    enum lb_pick *how)
+{
+	int	i;
+
+	i = lb_next(&p->lb, *tried, clock_now_ns(), how);
+	if (i < 0 && last >= 0) {
+		/* All tried: go round again, but not straight back to the last one. */
+		*tried = p->conf->nbackends > 1 ? UINT64_C(1) << last : 0;
+		i = lb_next(&p->lb, *tried, clock_now_ns(), how);
+	}
+	if (i >= 0) {
+		x->attempts++;
+		x->backend = i;
+		log_debug("event=select request_id=%s backend=%s attempt=%u how=%s", x->id,
+		    p->up[i].conf->name, x->attempts, *how == LB_PICK_HEALTHY ?
+		    "round_robin" : *how == LB_PICK_PROBE ? "probe" : "fallback");
+	}
+	return i;
+}
+
+/* One try on backend i, once more on a fresh connection when a pooled one was stale. */
+static int
+attempt_try(struct conn *c, struct exchange *x, struct body *b, struct attempt *a, int i,
+    enum lb_pick how)
+{
+	struct proxy	*p = x->p;
+	int		 rc;
+
+	attempt_start(p, a, i, how);
+	rc = attempt_run(c, x, b, a);
+	if (rc == -1 && attempt_stale(c, b, a)) {
+		log_info("event=stale_connection request_id=%s backend=%s "
+		    "action=retry_fresh", x->id, p->up[i].conf->name);
+		attempt_end(p, a, 0);
+		upstream_close_idle(&p->up[i]);
+		attempt_start(p, a, i, how);
+		rc = attempt_run(c, x, b, a);
+	}
+	return rc;
+}
+
+/* The client stalled, left or sent a bad body (rc, a body_result) during attempt a. */
+static int
+exchange_client_failed(struct conn *c, struct exchange *x, struct attempt *a, int rc)
+{
+	attempt_end(x->p, a, 0);
+	c->close = 1;
+	if (a->began)
+		return -1;	/* its response is on the way: just end */
+	if (rc == BODY_CLIENT_TIMEOUT)
+		proxy_send_error(c, x, 408);
+	else if (rc == BODY_TOO_LARGE)
+		proxy_send_error(c, x, 413);
+	else if (rc == BODY_BAD)
+		proxy_send_error(c, x, 400);
+	return -1;
+}
+
+/* The response head came: relay the rest, then pool the backend connection if it ended cleanly. */
+static int
+exchange_relay(struct conn *c, struct exchange *x, struct attempt *a)
+{
+	int	rc;
+
+	rc = relay_response(c, x, a);
+	attempt_end(x->p, a, rc == 0 && c->req.msg_complete);
+	if (!c->req.msg_complete)
+		c->close = 1;	/* answered before the whole body came */
+	return c->close ? -1 : 0;
+}
+
 int
 proxy_exchange(struct conn *c, struct exchange *x)
 {
-	struct worker	*w = c->w;
+	struct proxy	*p = x->p;
 	struct body	 b;
 	struct attempt	 a;
 	enum lb_pick	 how;
 	uint64_t	 tried = 0;
-	unsigned	 max_attempts = 1 + w->conf->max_retries;
+	unsigned	 max_attempts = 1 + p->conf->max_retries;
 	int		 rc, i, last_timeout = 0, last = -1;
 
 	memset(&b, 0, sizeof(b));
+	b.p = p;
 	b.c = c;
 	b.x = x;
 	if ((rc = request_prepare(c, &b)) != 0) {
@@ -735,87 +849,30 @@ proxy_exchange(struct conn *c, struct exchange *x)
 			proxy_send_error(c, x, rc);
 		return -1;
 	}
-	while (x->attempts < max_attempts) {
-		i = lb_next(&w->lb, tried, clock_now_ns(), &how);
-		if (i < 0 && last >= 0) {
-			/* All tried: go round again, but not straight back to the last one. */
-			tried = w->conf->nbackends > 1 ? UINT64_C(1) << last : 0;
-			i = lb_next(&w->lb, tried, clock_now_ns(), &how);
-		}
-		if (i < 0)
-			break;
-		memset(&a, 0, sizeof(a));
-		a.i = i;
-		a.probing = how != LB_PICK_HEALTHY;
-		x->attempts++;
-		x->backend = i;
-		log_debug("event=select request_id=%s backend=%s attempt=%u how=%s", x->id,
-		    w->up[i].conf->name, x->attempts, how == LB_PICK_HEALTHY ? "round_robin" :
-		    how == LB_PICK_PROBE ? "probe" : "fallback");
-		atomic_fetch_add_explicit(&w->up[i].stats->inflight, 1, memory_order_relaxed);
-		rc = attempt_run(c, x, &b, &a);
-		if (rc == -1 && attempt_stale(c, &b, &a)) {
-			log_info("event=stale_connection request_id=%s backend=%s "
-			    "action=retry_fresh", x->id, w->up[i].conf->name);
-			close(a.fd);
-			upstream_close_idle(w, i);
-			memset(&a, 0, sizeof(a));
-			a.i = i;
-			a.probing = how != LB_PICK_HEALTHY;
-			rc = attempt_run(c, x, &b, &a);
-		}
-		if (rc > 0) {
-			/* The client stalled or left while sending its body. */
-			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
-			    memory_order_relaxed);
-			if (a.fd >= 0)
-				close(a.fd);
-			c->close = 1;
-			if (a.began)
-				return -1;	/* its response is on the way: just end */
-			if (rc == BODY_CLIENT_TIMEOUT)
-				proxy_send_error(c, x, 408);
-			else if (rc == BODY_TOO_LARGE)
-				proxy_send_error(c, x, 413);
-			else if (rc == BODY_BAD)
-				proxy_send_error(c, x, 400);
-			return -1;
-		}
-		if (rc == 0) {
-			rc = relay_response(c, x, &a);
-			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
-			    memory_order_relaxed);
-			if (rc == 0 && c->req.msg_complete)
-				upstream_put(w, i, a.fd);
-			else
-				close(a.fd);
-			if (!c->req.msg_complete)
-				c->close = 1;	/* answered before the whole body came */
-			return c->close ? -1 : 0;
-		}
+	while (x->attempts < max_attempts && (i = exchange_pick(p, x, &tried, last, &how)) >= 0) {
+		rc = attempt_try(c, x, &b, &a, i, how);
+		if (rc > 0)
+			return exchange_client_failed(c, x, &a, rc);
+		if (rc == 0)
+			return exchange_relay(c, x, &a);
+		attempt_end(p, &a, 0);
 		if (a.began) {
 			/* The response had begun: the client's connection is all we can end. */
-			atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1,
-			    memory_order_relaxed);
-			close(a.fd);
 			outbuf_flush(&c->out);
 			x->bytes_out += c->out.total;
 			c->close = 1;
 			return -1;
 		}
-		atomic_fetch_sub_explicit(&w->up[i].stats->inflight, 1, memory_order_relaxed);
-		if (a.fd >= 0)
-			close(a.fd);
-		attempt_failed(c, x, &a);
+		attempt_failed(x, &a);
 		last = i;
 		last_timeout = a.reason == FAIL_TIMEOUT || a.reason == FAIL_CONNECT_TIMEOUT;
 		tried |= UINT64_C(1) << i;
 		if (!attempt_retryable(c, &b, &a))
 			break;
 		if (x->attempts < max_attempts) {
-			counter_add(&w->up[i].stats->retries, 1);
+			counter_add(&p->up[i].stats->retries, 1);
 			log_info("event=retry request_id=%s backend=%s attempt=%u reason=%s",
-			    x->id, w->up[i].conf->name, x->attempts,
+			    x->id, p->up[i].conf->name, x->attempts,
 			    shm_fail_reason_name(a.reason));
 		}
 	}

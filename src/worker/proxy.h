@@ -5,28 +5,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "http_head.h"
 #include "io.h"
+#include "lb.h"
+#include "request_id.h"
 #include "rewrite.h"
-#include "worker.h"
+#include "shm.h"
+#include "upstream.h"
 
-/* A client connection: its parser and what of cbuf is parsed. */
-struct conn {
-	struct worker	*w;
-	int		 fd;
-	char		 addr[64];	/* numeric client address */
-	unsigned	 port;
-	struct http_head req;
-	size_t		 hend;		/* end of the current head in cbuf */
-	size_t		 pos;		/* next byte to parse */
-	size_t		 len;		/* bytes in cbuf */
-	unsigned	 nreq;		/* requests served on it */
-	int		 close;		/* close after this response */
-	struct outbuf	 out;		/* to the client */
+#define KEEP_BODY_MAX	(64 * 1024)	/* request body kept for a retry */
+#define BACKEND_BUF	(64 * 1024)
+
+/* What a worker needs to proxy requests, set up once: nothing grows per request. */
+struct proxy {
+	const struct rp_config	*conf;
+	struct slot		*slot;		/* this worker's counters */
+	struct lb		 lb;
+	struct upstream		 up[RP_MAX_BACKENDS];	/* by config index */
+	char			*bbuf;		/* backend bytes */
+	char			*hbuf;		/* the rewritten request head */
+	char			*rhbuf;		/* the rewritten response head */
+	size_t			 hcap;
+	char			*keep;		/* request body kept for retries */
+	struct outbuf		 bout;		/* a streamed request body */
+	int			 pipe[2];	/* splice(2) relay; -1 until first used */
+	struct http_header	*resp_headers;
 };
 
 /* One request and its outcome, for the access log and metrics. */
 struct exchange {
+	struct proxy	*p;
 	char		 id[REQUEST_ID_MAX + 1];
 	int64_t		 start;
 	int		 status;
@@ -37,6 +46,13 @@ struct exchange {
 	int		 head_sent;	/* response bytes reached the client: no retry */
 };
 
+/* Allocate buffers and resolve backends for conf: 0, or -1 when memory runs out. */
+int	proxy_init(struct proxy *p, const struct rp_config *conf, struct shm_region *shm,
+	    struct slot *slot);
+
+/* Close pooled backend connections (on exit). */
+void	proxy_close(struct proxy *p);
+
 /*
  * Proxy the request whose head c->req holds. Returns 0 when the connection
  * may serve another request, -1 when it must close.
@@ -45,8 +61,5 @@ int	proxy_exchange(struct conn *c, struct exchange *x);
 
 /* Send the proxy's own error response (with X-Request-ID and a text body). */
 int	proxy_send_error(struct conn *c, struct exchange *x, int status);
-
-/* Make more client bytes available in cbuf before deadline: >0, 0 EOF, IO_*. */
-ssize_t	conn_fill(struct conn *c, int64_t deadline);
 
 #endif

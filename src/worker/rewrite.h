@@ -7,8 +7,6 @@
 
 #include "http_head.h"
 
-#define REQUEST_ID_MAX	128
-
 /* How a body travels on the connection being written. */
 enum body_framing {
 	FRAME_NONE = 0,		/* no body */
@@ -63,15 +61,6 @@ size_t	rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 	    const struct rewrite_request *rr);
 size_t	rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
 	    const struct rewrite_response *rr);
-
-/* Is a client's X-Request-ID usable: 1..128 visible ASCII bytes? */
-int	request_id_valid(const char *s, size_t len);
-
-/* Seed request ids in a new worker (after fork). */
-void	request_id_init(void);
-
-/* A new request id, unique across workers: 32 hex digits. */
-void	request_id_make(char *buf, size_t len);
 
 /* Is the method idempotent (RFC 9110 9.2.2), so a sent request may be retried? */
 int	method_idempotent(const char *m, size_t len);

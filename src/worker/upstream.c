@@ -1,4 +1,4 @@
-/* upstream.c: connections to backends: connect with a timeout, and the idle pool. */
+/* upstream.c: connections to one backend: connect with a timeout, and the idle pool. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -9,22 +9,22 @@
 #include "upstream.h"
 
 void
-upstream_init(struct worker *w)
+upstream_init(struct upstream *u, const struct rp_backend_conf *conf,
+    struct shm_backend *health, struct slot_backend *stats, unsigned idle_cap)
 {
-	struct upstream	*u;
-	char		 err[512];
-	size_t		 i;
+	char	err[512];
 
-	for (i = 0; i < w->conf->nbackends; i++) {
-		u = &w->up[i];
-		net_addr_str(&u->conf->addr, u->hostport, sizeof(u->hostport));
-		if (net_resolve(&u->conf->addr, &u->addr, err, sizeof(err)) == -1) {
-			log_warnx("event=resolve_failed backend=%s error=\"%s\"",
-			    u->conf->name, err);
-			continue;
-		}
-		u->resolved = 1;
+	memset(u, 0, sizeof(*u));
+	u->conf = conf;
+	u->health = health;
+	u->stats = stats;
+	u->idle_cap = idle_cap < UPSTREAM_IDLE_MAX ? idle_cap : UPSTREAM_IDLE_MAX;
+	net_addr_str(&conf->addr, u->hostport, sizeof(u->hostport));
+	if (net_resolve(&conf->addr, &u->addr, err, sizeof(err)) == -1) {
+		log_warnx("event=resolve_failed backend=%s error=\"%s\"", conf->name, err);
+		return;
 	}
+	u->resolved = 1;
 }
 
 /* An idle connection the backend has closed (or written to) is not reusable. */
@@ -37,11 +37,9 @@ upstream_alive(int fd)
 }
 
 int
-upstream_get(struct worker *w, int i, int64_t deadline, int *reused,
-    enum fail_reason *reason)
+upstream_get(struct upstream *u, int64_t deadline, int *reused, enum fail_reason *reason)
 {
-	struct upstream	*u = &w->up[i];
-	int		 fd;
+	int	fd;
 
 	while (u->nidle > 0) {
 		fd = u->idle[--u->nidle];
@@ -67,14 +65,9 @@ upstream_get(struct worker *w, int i, int64_t deadline, int *reused,
 }
 
 void
-upstream_put(struct worker *w, int i, int fd)
+upstream_put(struct upstream *u, int fd)
 {
-	struct upstream	*u = &w->up[i];
-	size_t		 cap = w->conf->backend_keepalive;
-
-	if (cap > sizeof(u->idle) / sizeof(u->idle[0]))
-		cap = sizeof(u->idle) / sizeof(u->idle[0]);
-	if (u->nidle >= cap) {
+	if (u->nidle >= u->idle_cap) {
 		close(fd);
 		return;
 	}
@@ -82,19 +75,8 @@ upstream_put(struct worker *w, int i, int fd)
 }
 
 void
-upstream_close_idle(struct worker *w, int i)
+upstream_close_idle(struct upstream *u)
 {
-	struct upstream	*u = &w->up[i];
-
 	while (u->nidle > 0)
 		close(u->idle[--u->nidle]);
-}
-
-void
-upstream_close_all(struct worker *w)
-{
-	size_t	i;
-
-	for (i = 0; i < w->conf->nbackends; i++)
-		upstream_close_idle(w, (int)i);
 }

@@ -6,6 +6,7 @@
 
 #include "check_util.h"
 #include "http_head.h"
+#include "request_id.h"
 #include "rewrite.h"
 
 #define MAXH	64

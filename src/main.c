@@ -10,9 +10,17 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "keeper.h"
 #include "log.h"
 #include "master.h"
 #include "status.h"
+#include "worker.h"
+
+/* The programs the master forks: the one place that knows them all. */
+static const struct proc_table procs = {
+	.worker = worker_main,
+	.keeper = keeper_main,
+};
 
 static void
 usage(FILE *fp)
@@ -147,5 +155,5 @@ main(int argc, char *argv[])
 	if (!foreground)
 		ready_fd = daemonize();
 	/* The master owns conf from here: a reload replaces it. */
-	return master_run(conf, foreground, ready_fd);
+	return master_run(conf, &procs, foreground, ready_fd);
 }
