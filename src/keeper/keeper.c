@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -408,17 +409,14 @@ keeper_stop_listening(struct keeper *k)
 	k->listen_fd = -1;
 }
 
-/* Close the connections of l that have sent nothing, the way that never resets. */
+/* Close the idle connections, the way that never resets. */
 static void
-keeper_close_waiting(struct keeper *k, struct held_list *l)
+keeper_close_idle(struct keeper *k)
 {
-	struct held	*h, *next;
+	struct held	*h;
 	int64_t		 deadline = clock_now_ns() + CLOSING_NS;
 
-	for (h = l->head; h != NULL; h = next) {
-		next = h->next;
-		if (h->buf != NULL)
-			continue;	/* a head has begun: it gets its answer */
+	while ((h = k->lists[HELD_IDLE].head) != NULL) {
 		if (shutdown(h->fd, SHUT_WR) == -1)
 			held_close(k, h);
 		else
@@ -429,8 +427,9 @@ keeper_close_waiting(struct keeper *k, struct held_list *l)
 /*
  * Stopping: while any worker still serves a request, everything that comes
  * (the backlog, a request on a held connection) is answered 503. Once none
- * does, take what is still queued, stop listening, and close every held
- * connection; exit when the last is gone.
+ * does, take what is still queued, stop listening and close the idle
+ * connections; a head begun or awaited still gets its 503 (or 408). Exit
+ * when the last is gone.
  */
 static void
 keeper_drain(struct keeper *k)
@@ -445,8 +444,7 @@ keeper_drain(struct keeper *k)
 	keeper_recv(k, k->a->worker_end);
 	keeper_stop_listening(k);
 	keeper_flush_ready(k);
-	keeper_close_waiting(k, &k->lists[HELD_IDLE]);
-	keeper_close_waiting(k, &k->lists[HELD_HEAD]);
+	keeper_close_idle(k);
 }
 
 /* Retiring after a reload: the new keeper gets every connection still waiting. */
@@ -554,6 +552,8 @@ keeper_main(const struct proc_args *a)
 	int			 i, n;
 
 	proc_start(a);
+	/* Its own name in ps(1) and /proc, apart from the workers. */
+	(void)prctl(PR_SET_NAME, "rproxyd-keeper");
 	signals_install();
 	proc_drop_privileges(a);
 	keeper_setup(&k, a);

@@ -402,6 +402,46 @@ emit_workers(struct metrics_ctx *c, const struct metric_family *f)
 }
 
 static void
+emit_open_connections(struct metrics_ctx *c, const struct metric_family *f)
+{
+	unsigned	n[SLOT_NSTATES];
+
+	/* A busy worker holds one connection; the keeper counts what it holds. */
+	shm_slot_states(c->r, n);
+	sample_begin(c, f, NULL);
+	sample_label(c, "state", "waiting");
+	sample_u64(c, (uint64_t)atomic_load(&c->sum->held));
+	sample_begin(c, f, NULL);
+	sample_label(c, "state", "active");
+	sample_u64(c, n[SLOT_BUSY]);
+}
+
+static void
+emit_handoffs(struct metrics_ctx *c, const struct metric_family *f)
+{
+	sample_begin(c, f, NULL);
+	sample_label(c, "to", "worker");
+	sample_u64(c, counter_get(&c->sum->handoffs_to_worker));
+	sample_begin(c, f, NULL);
+	sample_label(c, "to", "keeper");
+	sample_u64(c, counter_get(&c->sum->handoffs_to_keeper));
+}
+
+static void
+emit_accept_fd_limit(struct metrics_ctx *c, const struct metric_family *f)
+{
+	sample_begin(c, f, NULL);
+	sample_u64(c, counter_get(&c->sum->accept_fd_limit));
+}
+
+static void
+emit_keeper_restarts(struct metrics_ctx *c, const struct metric_family *f)
+{
+	sample_begin(c, f, NULL);
+	sample_u64(c, atomic_load(&c->r->hdr.keeper_restarts));
+}
+
+static void
 emit_worker_restarts(struct metrics_ctx *c, const struct metric_family *f)
 {
 	sample_begin(c, f, NULL);
@@ -512,10 +552,22 @@ const struct metric_family metric_families[] = {
 	    "Request body bytes received from clients (in) and response bytes, heads "
 	    "included, sent to them (out).", emit_client_bytes },
 	{ "rproxyd_workers", METRIC_GAUGE, "state",
-	    "Worker processes serving a connection (busy, draining ones included) or "
+	    "Worker processes serving a request (busy, draining ones included) or "
 	    "waiting for one (idle).", emit_workers },
 	{ "rproxyd_worker_restarts_total", METRIC_COUNTER, "",
 	    "Workers respawned after dying unexpectedly.", emit_worker_restarts },
+	{ "rproxyd_open_connections", METRIC_GAUGE, "state",
+	    "Client connections open: waiting in the keeper (idle, or a head not yet "
+	    "complete) or active in a worker.", emit_open_connections },
+	{ "rproxyd_handoffs_total", METRIC_COUNTER, "to",
+	    "Connections passed from the keeper to a worker (request ready) and from a "
+	    "worker to the keeper (waiting for the next request).", emit_handoffs },
+	{ "rproxyd_accept_paused_total", METRIC_COUNTER, "",
+	    "Times the keeper stopped accepting for a moment because it was out of file "
+	    "descriptors; new connections waited in the listen queue.",
+	    emit_accept_fd_limit },
+	{ "rproxyd_keeper_restarts_total", METRIC_COUNTER, "",
+	    "Keepers respawned after dying unexpectedly.", emit_keeper_restarts },
 	{ "rproxyd_config_reloads_total", METRIC_COUNTER, "result",
 	    "Configuration reloads (SIGHUP), by result.", emit_reloads },
 	{ "rproxyd_build_info", METRIC_GAUGE, "version",

@@ -71,6 +71,24 @@ def children(ppid):
     return sorted(out)
 
 
+KEEPER_COMM = "rproxyd-keeper"
+
+
+def comm(pid):
+    """A process's name (/proc/PID/comm), or "" once it is gone."""
+    return file_text("/proc/%d/comm" % pid).strip()
+
+
+def workers(ppid):
+    """The master's workers: its children but the keeper."""
+    return [pid for pid in children(ppid) if comm(pid) != KEEPER_COMM]
+
+
+def keepers(ppid):
+    """The master's keeper processes (two for a moment during a reload)."""
+    return [pid for pid in children(ppid) if comm(pid) == KEEPER_COMM]
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -216,8 +234,12 @@ class Proxy:
             return f.read().decode("utf-8", "replace")
 
     def worker_pids(self):
-        """The master's children, from /proc."""
-        return children(self.proc.pid)
+        """The master's workers, from /proc."""
+        return workers(self.proc.pid)
+
+    def keeper_pids(self):
+        """The master's keeper (or keepers, during a reload), from /proc."""
+        return keepers(self.proc.pid)
 
     def cleanup(self):
         self.stop()

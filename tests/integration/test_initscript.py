@@ -378,7 +378,8 @@ def test_start_status_reload_restart_stop():
         assert served_by(s.port) == "b1"
         pid = s.pid()
         assert pid and masters() == [pid], (pid, daemon_procs())
-        wait_for(lambda: len(daemon_procs()) == 3, timeout=5, what="master + 2 workers")
+        wait_for(lambda: len(daemon_procs()) == 4, timeout=5,
+                 what="master, keeper and 2 workers")
 
         rc, out, err, _ = s.init("status")
         assert rc == 0 and "is running (pid %d)" % pid in out, (rc, out, err)
@@ -680,7 +681,7 @@ def test_stop_under_load_drops_nothing():
                               for r in bad[:5]],
                              "\n".join(ln for ln in s.log().splitlines()
                                        if "shutdown" in ln or "backlog" in ln
-                                       or "worker_exit" in ln)))
+                                       or "worker_exit" in ln or "keeper" in ln)))
         assert all(r[2] == 200 for r in before), [r for r in before if r[2] != 200][:5]
         # Answered by the idle, draining workers, not after the slow request.
         assert max(waits, default=0) < 1.0, waits

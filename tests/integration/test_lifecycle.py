@@ -19,6 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (RPROXYD, Backend, Proxy, Skip, children, file_text, http,  # noqa: E402
                      port_open, run, wait_for)
 
@@ -361,8 +362,9 @@ def test_daemon_mode():
         # Daemonized: not our child, leader of its own session.
         assert int(fields[1]) != os.getpid(), "daemon is still the test's child"
         assert int(fields[3]) == pid, "daemon is not a session leader (sid %s)" % fields[3]
-        wait_for(lambda: len(children(pid)) == 2, timeout=5, what="2 workers under the master")
-        workers = children(pid)
+        wait_for(lambda: len(harness.workers(pid)) == 2, timeout=5,
+                 what="2 workers under the master")
+        workers = harness.workers(pid)
         assert os.path.exists(shm_path(pid))
         assert file_text(errf) == "", "daemon wrote to stderr: %r" % file_text(errf)
         assert "event=start" in file_text(os.path.join(p.logdir, "rproxyd.log"))

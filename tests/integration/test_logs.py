@@ -361,6 +361,7 @@ def test_syslog_delivery():
         wait_for(lambda: len(p.worker_pids()) == 2 and victim not in p.worker_pids(),
                  what="respawned worker")
         workers = p.worker_pids()
+        keepers = p.keeper_pids()
 
         assert p.stop() == 0, p.logs()
         for phase in ("begin", "done"):
@@ -374,7 +375,7 @@ def test_syslog_delivery():
         assert not bad, "rproxyd datagrams not on local3: %s" % bad
         bad = [r for r in ours if r[0] & 7 > LOG_INFO]
         assert not bad, "below log_level info: %s" % bad
-        bad = [r for r in ours if r[2] not in set(workers) | {master, victim}]
+        bad = [r for r in ours if r[2] not in set(workers) | set(keepers) | {master, victim}]
         assert not bad, "datagrams from pids not ours: %s" % bad
 
         # --- log_level debug: worker starts and backend selection appear.

@@ -490,10 +490,10 @@ def test_process_metrics():
     try:
         send(p, 4)
         s = scrape(p)
-        procs = [p.proc.pid] + p.worker_pids()
-        assert len(procs) == 3
+        procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids()
+        assert len(procs) == 4
         fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
-        # Summed over master and workers (the scrape itself opens a few more).
+        # Summed over master, keeper and workers (the scrape itself opens a few more).
         assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
         page = os.sysconf("SC_PAGESIZE")
         rss = 0
