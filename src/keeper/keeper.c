@@ -120,7 +120,12 @@ held_close(struct keeper *k, struct held *h)
 {
 	if (h->state != HELD_NSTATES)
 		held_list_remove(&k->lists[h->state], h);
-	/* Only the keeper has it: close() takes it out of the epoll set too. */
+	/*
+	 * Out of the epoll set first: close() alone leaves it there while the
+	 * worker that parked it has not yet closed its own copy.
+	 */
+	if (h->polled)
+		keeper_ctl(k, EPOLL_CTL_DEL, h->fd, 0, 0);
 	close(h->fd);
 	held_free(h);
 }
