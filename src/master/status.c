@@ -30,6 +30,22 @@ sum_failures(const struct slot_backend *b)
 	return n;
 }
 
+/* The keeper of the newest generation (two live for a moment during a reload). */
+static long
+status_keeper_pid(const struct shm_region *r)
+{
+	uint32_t	i, gen = 0;
+	long		pid = 0;
+
+	for (i = 0; i < r->hdr.nslots; i++)
+		if (atomic_load(&r->slots[i].state) == SLOT_KEEPER &&
+		    (pid == 0 || atomic_load(&r->slots[i].generation) >= gen)) {
+			gen = atomic_load(&r->slots[i].generation);
+			pid = (long)atomic_load(&r->slots[i].pid);
+		}
+	return pid;
+}
+
 int
 status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err)
 {
@@ -40,6 +56,7 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 	int64_t			 now, left;
 	pid_t			 pid;
 	size_t			 i;
+	unsigned		 n[SLOT_NSTATES];
 
 	if (strcmp(cmd, "status") != 0) {
 		fprintf(err, "rproxyd: -s %s: unknown command (expected status)\n", cmd);
@@ -55,6 +72,12 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 	now = clock_now_ns();
 	fprintf(out, "rproxyd pid %ld generation %u\n", (long)pid,
 	    atomic_load(&r->hdr.generation));
+	shm_slot_states(r, n);
+	fprintf(out, "workers %u busy %u idle; keeper pid %ld: %" PRId64 " connections "
+	    "waiting, %" PRIu64 " handed to workers, %" PRIu64 " parked by them\n",
+	    n[SLOT_BUSY] + n[SLOT_DRAINING], n[SLOT_IDLE], status_keeper_pid(r),
+	    atomic_load(&sum.held), counter_get(&sum.handoffs_to_worker),
+	    counter_get(&sum.handoffs_to_keeper));
 	fprintf(out, "%-16s %-9s %8s %10s %8s %12s %10s %9s %9s\n", "BACKEND", "STATE",
 	    "FAILS", "COOLDOWN", "INFLIGHT", "RESPONSES", "FAILURES", "P50_MS", "P99_MS");
 	for (i = 0; i < RP_MAX_BACKENDS; i++) {
