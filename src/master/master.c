@@ -429,7 +429,7 @@ static int
 master_setup(struct master *m, int foreground, char *err, size_t errlen)
 {
 	struct timeval	tv = { ACCEPT_TIMEOUT_MS / 1000, (ACCEPT_TIMEOUT_MS % 1000) * 1000 };
-	char		addr[NET_ADDRSTR_MAX];
+	char		addr[NET_ADDRSTR_MAX], maddr[NET_ADDRSTR_MAX];
 
 	m->pidfile_fd = -1;
 	if (master_check_config(m->conf, err, errlen) == -1)
@@ -456,10 +456,16 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 	if ((m->metrics = metrics_server_open(&m->conf->metrics_listen, m->shm, err,
 	    errlen)) == NULL)
 		return -1;
-	net_addr_str(&m->conf->listen, addr, sizeof(addr));
-	log_notice("event=start version=%s listen=%s workers=%u backends=%zu pid=%ld%s",
-	    PACKAGE_VERSION, addr, m->conf->workers, m->conf->nbackends, (long)getpid(),
-	    foreground ? " foreground=1" : "");
+	/* The bound ports: with port 0 in the config, the kernel's pick. */
+	net_addr_port_str(&m->conf->listen, net_bound_port(m->listen_fd), addr, sizeof(addr));
+	if (metrics_server_port(m->metrics) == 0)
+		snprintf(maddr, sizeof(maddr), "off");
+	else
+		net_addr_port_str(&m->conf->metrics_listen, metrics_server_port(m->metrics),
+		    maddr, sizeof(maddr));
+	log_notice("event=start version=%s listen=%s metrics_listen=%s workers=%u backends=%zu "
+	    "pid=%ld%s", PACKAGE_VERSION, addr, maddr, m->conf->workers, m->conf->nbackends,
+	    (long)getpid(), foreground ? " foreground=1" : "");
 	return 0;
 }
 

@@ -1,10 +1,15 @@
 """harness.py: start the real rproxyd and demo backends on loopback, talk HTTP to them.
 
 Every wait polls for its condition with a deadline; nothing relies on a sleep
-being long enough. Ports are ephemeral, so test scripts can run side by side.
+being long enough. The processes under test bind port 0 and report the port
+the kernel picked (rproxyd in its event=start line, the demo backend on its
+standard output), so test scripts can run side by side without racing for
+ports.
 """
 import http.client as httpclient
 import os
+import re
+import select
 import shutil
 import signal
 import socket
@@ -28,7 +33,9 @@ for _var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
 
 
 def free_port():
-    """A port nobody listens on now (the kernel's pick)."""
+    """A port nobody listened on a moment ago (the kernel's pick). Racy: another
+    process may take it before it is used, so only for a port that must refuse
+    connections; a server under test binds port 0 and reports its port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -112,22 +119,66 @@ def raw(port, data, timeout=5.0, host="127.0.0.1"):
     return out
 
 
+START_PORTS = re.compile(r"event=start .*?listen=\S+?:(\d+) metrics_listen=(?:\S+?:(\d+)|off)")
+
+
+def started_ports(text):
+    """(port, metrics port or None when off) from the last rproxyd event=start
+    line in text, or None when there is none."""
+    found = START_PORTS.findall(text)
+    if not found:
+        return None
+    port, metrics = found[-1]
+    return int(port), int(metrics) if metrics else None
+
+
+def read_line(f, timeout=10.0, what="a line"):
+    """One line from the pipe f, waiting at most timeout: "" at end of file."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        if not select.select([f], [], [], left)[0]:
+            continue
+        c = os.read(f.fileno(), 1)
+        if not c:
+            break
+        buf += c
+    return buf.decode("utf-8", "replace")
+
+
 class Backend:
-    """One demo backend process (backends/rproxyd-backend)."""
+    """One demo backend process (backends/rproxyd-backend). Without a port it
+    binds port 0 and .port is the kernel's pick once started; a later start()
+    reuses that port, so a backend can go down and come back."""
 
     def __init__(self, name, port=None, logdir=None, addr="127.0.0.1"):
         self.name = name
-        self.port = port or free_port()
+        self.port = port
         self.logdir = logdir
         self.addr = addr
         self.proc = None
 
+    def argv(self, args):
+        """The command line that runs args (a subclass may wrap it)."""
+        return args
+
+    def popen(self, args, **kw):
+        return subprocess.Popen(self.argv(args), **kw)
+
     def start(self):
-        args = [BACKEND, "-n", self.name, "-p", str(self.port), "-a", self.addr, "-q"]
+        args = [BACKEND, "-n", self.name, "-p", str(self.port or 0), "-a", self.addr, "-q"]
         if self.logdir:
             args += ["-L", self.logdir]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = self.popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        with self.proc.stdout:
+            line = read_line(self.proc.stdout, what="backend %s to listen" % self.name)
+        m = re.match(r"listening on \S+:(\d+)$", line.strip())
+        assert m, "backend %s did not start (exit %r): %r" % (
+            self.name, self.proc.poll(), line)
+        self.port = int(m.group(1))
         wait_for(lambda: port_open(self.port, self.addr),
                  what="backend %s on %d" % (self.name, self.port))
         return self
@@ -152,10 +203,17 @@ class Proxy:
     """rproxyd in the foreground (-f) with a generated config in a private directory."""
 
     def __init__(self, backends, workers=2, host="127.0.0.1", **keys):
+        """port and metrics_port default to 0 in the config: .port and
+        .metrics_port are then the bound ports, known once started (and
+        after learn_ports() for a daemon started by other means)."""
         self.dir = tempfile.mkdtemp(prefix="rproxyd-test-")
         self.host = host
-        self.port = keys.pop("port", None) or free_port()
-        self.metrics_port = keys.pop("metrics_port", None) or free_port()
+        # What the config says; 0 stays 0 across reloads, which must not count
+        # it as a change of listen address.
+        self.conf_port = keys.pop("port", None) or 0
+        self.conf_metrics_port = keys.pop("metrics_port", None) or 0
+        self.port = self.conf_port or None
+        self.metrics_port = self.conf_metrics_port or None
         self.pidfile = os.path.join(self.dir, "rproxyd.pid")
         self.conf = os.path.join(self.dir, "rproxyd.conf")
         self.log = os.path.join(self.dir, "stderr.log")
@@ -169,8 +227,8 @@ class Proxy:
         keys = dict(self.keys)
         keys.update(override)
         lines = ['listen = "%s:%d"' % ("[%s]" % self.host if ":" in self.host
-                                        else self.host, self.port),
-                 'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
+                                        else self.host, self.conf_port),
+                 'metrics_listen = "127.0.0.1:%d"' % self.conf_metrics_port,
                  'pidfile = "%s"' % self.pidfile]
         for k, v in keys.items():
             lines.append('%s = %s' % (k, '"%s"' % v if isinstance(v, str) else v))
@@ -183,15 +241,37 @@ class Proxy:
         with open(self.conf, "w") as f:
             f.write(text if text is not None else self.config_text(**override))
 
+    def argv(self, args):
+        """The command line that runs args (a subclass may wrap it)."""
+        return args
+
+    def popen(self, args, **kw):
+        return subprocess.Popen(self.argv(args), **kw)
+
     def start(self, wait=True):
+        """Run rproxyd -f; with wait, return once it serves, its ports known."""
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf)
+        mark = self.logf.tell()
+        self.proc = self.popen([RPROXYD, "-f", "-c", self.conf],
+                               stdout=self.logf, stderr=self.logf)
         if wait:
-            wait_for(lambda: port_open(self.port, self.host) or self.proc.poll() is not None,
-                     what="rproxyd on %d" % self.port)
-            assert self.proc.poll() is None, "rproxyd exited: %s" % self.logs()
+            self.learn_ports(lambda: self.logs(since=mark), self.proc)
         return self
+
+    def learn_ports(self, text, proc=None, timeout=10.0):
+        """Wait for an event=start line in text() (a function), take .port and
+        .metrics_port from it, then wait for the port to accept. proc, if
+        given, failing first fails the wait at once."""
+        def started():
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError("rproxyd exited %r: %s" % (proc.returncode, text()))
+            return started_ports(text())
+        self.port, self.metrics_port = wait_for(started, timeout=timeout,
+                                                what="rproxyd's event=start line")
+        wait_for(lambda: port_open(self.port, self.host) or
+                 (proc is not None and proc.poll() is not None),
+                 what="rproxyd on %d" % self.port)
+        assert proc is None or proc.poll() is None, "rproxyd exited: %s" % self.logs()
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -211,8 +291,10 @@ class Proxy:
         self.proc = None
         return rc
 
-    def logs(self):
+    def logs(self, since=0):
+        """The foreground log's text, from byte offset since."""
         with open(self.log, "rb") as f:
+            f.seek(since)
             return f.read().decode("utf-8", "replace")
 
     def worker_pids(self):

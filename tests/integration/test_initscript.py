@@ -31,7 +31,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, SRCDIR, Backend, Skip, free_port, run, wait_for, file_text, http  # noqa: E402
+from harness import (RPROXYD, SRCDIR, Backend, Skip, run, started_ports,  # noqa: E402
+                     wait_for, file_text, http)
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -217,8 +218,7 @@ class Site:
     def __init__(self, name, backends=("b1",), **keys):
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=TOP)
         os.mkdir(os.path.join(self.dir, "log"))
-        self.port = free_port()
-        self.metrics_port = free_port()
+        self.ports = None
         self.pidfile = os.path.join(self.dir, "rproxyd.pid")
         self.logdir = os.path.join(self.dir, "log")
         self.conf = os.path.join(self.dir, "rproxyd.conf")
@@ -231,8 +231,9 @@ class Site:
         STARTED.append((self.pidfile, None))
 
     def config_text(self, backends, extra=""):
-        lines = ['listen = "127.0.0.1:%d"' % self.port,
-                 'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
+        # Port 0: the daemon binds what the kernel picks and logs it.
+        lines = ['listen = "127.0.0.1:0"',
+                 'metrics_listen = "127.0.0.1:0"',
                  'pidfile = "%s"' % self.pidfile,
                  'log_dir = "%s"' % self.logdir]
         lines += ["%s = %s" % kv for kv in self.keys.items()]
@@ -243,6 +244,22 @@ class Site:
 
     def write_config(self, backends, extra=""):
         write(self.conf, self.config_text(backends, extra))
+
+    def started_ports(self):
+        """(port, metrics port) from the running daemon's event=start line;
+        the last one seen when a rotation has moved that line away."""
+        ports = wait_for(lambda: started_ports(self.log()) or self.ports, timeout=10,
+                         what="event=start in %s" % self.logdir)
+        self.ports = ports
+        return ports
+
+    @property
+    def port(self):
+        return self.started_ports()[0]
+
+    @property
+    def metrics_port(self):
+        return self.started_ports()[1]
 
     def init(self, action, *more, **kw):
         return init(action, *more, defaults=self.defaults, **kw)

@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (RPROXYD, Backend, Proxy, Skip, children, file_text, http,  # noqa: E402
-                     port_open, run, wait_for)
+                     port_open, run, started_ports, wait_for)
 
 BACKENDS = []
 
@@ -96,7 +96,7 @@ def test_check_good_config():
         assert p.conf in out, out
         # -t must not start anything.
         assert not os.path.exists(p.pidfile)
-        assert not port_open(p.port)
+        assert "event=start" not in err, err
     finally:
         p.cleanup()
 
@@ -141,10 +141,9 @@ BAD_CONFIGS = [
      'listen = "127.0.0.1:65536"\n'
      'backend a { url = "http://127.0.0.1:9001" }\n',
      2, r'listen "127.0.0.1:65536": port out of range'),
-    ("listen port zero",
-     'listen = "127.0.0.1:0"\n'
-     'backend a { url = "http://127.0.0.1:9001" }\n',
-     1, r'listen "127.0.0.1:0": port out of range'),
+    ("backend port zero",
+     'backend a { url = "http://127.0.0.1:0" }\n',
+     1, r'backend "a": bad url "http://127.0.0.1:0": port out of range'),
     ("backend port out of range",
      'workers = 2\n'
      'backend a { url = "http://127.0.0.1:9001" }\n'
@@ -310,7 +309,7 @@ def test_pidfile_lock():
         assert rc == 1, "second instance exit status %r: %s" % (rc, logs2)
         assert p1.pidfile in logs2 and "already running" in logs2, logs2
         assert "pid %d" % p1.proc.pid in logs2, logs2
-        assert not port_open(p2.port), "second instance listened anyway"
+        assert "event=start" not in logs2, "second instance listened anyway"
         # The first is untouched: still running, still serving, still in its pidfile.
         assert p1.proc.poll() is None
         assert read_pidfile(p1.pidfile) == p1.proc.pid
@@ -348,7 +347,12 @@ def test_daemon_mode():
         took = time.monotonic() - t0
         assert rc == 0, "exit %r: %s" % (rc, file_text(errf))
         assert took < 3.0, "daemonizing took %.2fs" % took
-        # Exit 0 means serving: the very first request must work, no retry.
+        log = os.path.join(p.logdir, "rproxyd.log")
+        # Exit 0 means serving: the start line is written and the very first
+        # request must work, no retry.
+        ports = started_ports(file_text(log))
+        assert ports, "no event=start line in %s: %s" % (log, file_text(log))
+        p.port, p.metrics_port = ports
         st, hdrs, _ = http(p.port, "/", timeout=5)
         assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
 
@@ -380,11 +384,11 @@ def test_daemon_mode():
 
 
 def test_daemon_start_failure_port_in_use():
-    p = daemon_proxy(workers=1)
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    p = daemon_proxy(workers=1, port=blocker.getsockname()[1])
     try:
-        blocker.bind(("127.0.0.1", p.port))
-        blocker.listen(1)
         errf = os.path.join(p.dir, "daemon.err")
         t0 = time.monotonic()
         with open(errf, "wb") as ef:

@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import RPROXYD, BACKEND, Backend, Proxy, Skip, port_open, wait_for  # noqa: E402
+from harness import Backend, Proxy, Skip, wait_for  # noqa: E402
 
 # syslog(3) facilities and priorities as <PRI> carries them.
 LOG_DAEMON, LOG_LOCAL3 = 3, 19
@@ -177,34 +177,25 @@ class Namespace:
 
 
 class NsBackend(Backend):
+    """A demo backend whose /dev/log is the namespace's."""
+
     def __init__(self, ns, name, **kw):
         super().__init__(name, **kw)
         self.ns = ns
 
-    def start(self):
-        args = [BACKEND, "-n", self.name, "-p", str(self.port), "-q"]
-        self.proc = subprocess.Popen(self.ns.argv(args), env=self.ns.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
-                 what="backend %s on %d" % (self.name, self.port))
-        assert self.proc.poll() is None, "backend %s exited %s" % (self.name,
-                                                                    self.proc.returncode)
-        return self
+    def popen(self, args, **kw):
+        return subprocess.Popen(self.ns.argv(args), env=self.ns.env, **kw)
 
 
 class NsProxy(Proxy):
+    """rproxyd -f whose /dev/log is the namespace's."""
+
     def __init__(self, ns, backends, **keys):
         self.ns = ns
         super().__init__(backends, **keys)
 
-    def start(self, wait=True):
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.ns.argv([RPROXYD, "-f", "-c", self.conf]),
-                                     env=self.ns.env, stdout=self.logf, stderr=self.logf)
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
-                 what="rproxyd on %d" % self.port)
-        assert self.proc.poll() is None, "rproxyd exited: %s" % self.logs()
-        return self
+    def popen(self, args, **kw):
+        return subprocess.Popen(self.ns.argv(args), env=self.ns.env, **kw)
 
 
 # ---------------------------------------------------------------- HTTP
