@@ -456,7 +456,8 @@ def test_start_status_reload_restart_stop():
         # stop: master, workers, pidfile and shared memory gone, promptly.
         rc, out, err, took = s.init("stop")
         assert rc == 0 and "stopped" in out, (rc, out, err)
-        assert took < 5.0, "stop took %.1fs with nothing in flight" % took
+        # Nothing in flight: the drain ends on its own, not at shutdown_timeout.
+        assert "phase=timeout" not in s.log(), s.log()[-3000:]
         assert not proc_alive(pid3) and daemon_procs() == {}, daemon_procs()
         assert not os.path.exists(s.pidfile), "pidfile left behind"
         assert not os.path.exists("/dev/shm/rproxyd.%d" % pid3), "shm left behind"
@@ -675,7 +676,7 @@ def test_stop_under_load_drops_nothing():
         # The slow one was in flight at the stop: answered, and waited for.
         assert len(slow.results) == 1 and slow.results[0][2] == 200, slow.results
         assert slow.results[0][1] <= t_stopped, "stop returned before the drain was done"
-        assert took < 2.0 + 5.0, "stop took %.1fs" % took
+        assert "phase=timeout" not in s.log(), "drain hit shutdown_timeout"
         assert not proc_alive(pid) and not any(proc_alive(w) for w in workers)
         assert not os.path.exists(s.pidfile)
 
@@ -700,7 +701,11 @@ def test_stop_under_load_drops_nothing():
                                        or "worker_exit" in ln)))
         assert all(r[2] == 200 for r in before), [r for r in before if r[2] != 200][:5]
         # Answered by the idle, draining workers, not after the slow request.
-        assert max(waits, default=0) < 1.0, waits
+        # A 503 asked for while the slow request ran came while it still ran
+        # (one may straddle its end by chance).
+        slow_done = slow.results[0][1]
+        queued = [r for r in res if r[2] == 503 and r[0] < slow_done < r[1]]
+        assert len(queued) <= 1, (queued, slow_done)
         assert after and all(r[2] == "refused" for r in after), after[:5]
     finally:
         if fast:
