@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_initscript.py: `make install DESTDIR=...` and the installed init script driving rproxyd.
 
-SPEC section 7 and issue 5: the build tree is installed into a temporary
+Packaging as rproxyd(8) describes it: the build tree is installed into a temporary
 DESTDIR (never the real system), the files are checked where a Debian system
 looks for them, then the installed etc/init.d/rproxyd manages the installed
 daemon for real: start, status, reload (proved by the new backend answering),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_lifecycle.py: rproxyd's command line, start and stop, pidfile, daemon mode, respawn.
 
-What SPEC section 6 and main.c/master.c/pidfile.c claim, checked on the real
+What rproxyd(8) and main.c/master.c/pidfile.c claim, checked on the real
 daemon: -t/-v/-h and FILE:LINE config errors, a clean SIGTERM stop that removes
 the pidfile and the shared-memory region, the pidfile lock, daemonizing (the
 parent returns only once the daemon serves), respawn of a killed worker, the

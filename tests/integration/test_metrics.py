@@ -511,7 +511,7 @@ def test_process_metrics():
 
 
 def test_worker_sigkill_under_load():
-    """SPEC 6: a worker SIGKILLed while 4 clients keep sending: it is respawned,
+    """A worker SIGKILLed while 4 clients keep sending: it is respawned,
     the daemon keeps serving, at most the killed worker's own request fails,
     counters never go backwards, and its in-flight gauge does not linger."""
     b1, b2, p = setup(workers=4)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_signals.py: SIGTERM drain, SIGHUP reload under load and SIGUSR1 log reopening.
 
-SPEC section 6 on the real daemon: a SIGTERM lets every request in flight
+The SIGNALS section of rproxyd(8) on the real daemon: a SIGTERM lets every request in flight
 finish and answers late arrivals 503 (never a reset or a hang); SIGHUP swaps
 the configuration under load without one failed request, and keeps running
 on a broken file; SIGUSR1 makes logrotate work.
@@ -217,7 +217,7 @@ def test_drain_on_sigterm():
 
 
 def test_request_after_sigterm_behind_one_in_flight():
-    """SPEC 6: a request that arrives after the signal on an open connection gets 503.
+    """A request that arrives after the signal on an open connection gets 503.
 
     Here it arrives while the connection's first request is still in flight,
     so the worker finds it waiting once the first response is done.
@@ -289,7 +289,7 @@ def pipelined_until(conn, req, at_response, deadline_s):
 def test_drain_with_pipelining_client():
     """A client that always has its next request queued must not hold a worker past SIGTERM.
 
-    Requests that arrive after the signal get 503 (SPEC 6), so the connection
+    Requests that arrive after the signal get 503, so the connection
     ends within a couple of responses; it must not be served until
     shutdown_timeout and then killed.
     """
