@@ -62,18 +62,44 @@ def file_text(path):
         return ""
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state first, then
+    ppid, pgrp, session, ...), or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def proc_state(pid):
+    """The state letter of pid ("R", "S", "Z", ...), or None when it is gone."""
+    st = proc_stat(pid)
+    return st[0] if st else None
+
+
+def proc_alive(pid):
+    """pid exists and has not exited (a zombie has)."""
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def read_pid(path):
+    """The pid in a pidfile, or None when it is missing or not a number."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def children(ppid):
     """Live (not zombie) children of ppid, from /proc."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid and fields[0] != "Z":
+        st = proc_stat(int(d))
+        if st is not None and int(st[1]) == ppid and st[0] != "Z":
             out.append(int(d))
     return sorted(out)
 
@@ -86,17 +112,39 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
-def http(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
-         host="127.0.0.1"):
-    """One request on a new connection: (status, headers dict lower-case, body bytes)."""
+class Resp:
+    """A response: status, headers (dict, lower-case names), header_list (as
+    received, in order), body."""
+
+    def __init__(self, status, header_list, body):
+        self.status = status
+        self.header_list = header_list
+        self.headers = {k.lower(): v for k, v in header_list}
+        self.body = body
+
+    def names(self):
+        return [k.lower() for k, _ in self.header_list]
+
+
+def request(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
+            encode_chunked=False, host="127.0.0.1"):
+    """One request on a new connection, as a Resp."""
     c = httpclient.HTTPConnection(host, port, timeout=timeout)
     try:
-        c.request(method, path, body=body, headers=headers or {})
+        c.request(method, path, body=body, headers=headers or {},
+                  encode_chunked=encode_chunked)
         r = c.getresponse()
         data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        return Resp(r.status, r.getheaders(), data)
     finally:
         c.close()
+
+
+def http(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
+         host="127.0.0.1"):
+    """request() as a tuple: (status, headers dict lower-case, body bytes)."""
+    r = request(port, path, method, headers, body, timeout, host=host)
+    return r.status, r.headers, r.body
 
 
 def raw(port, data, timeout=5.0, host="127.0.0.1"):

@@ -31,8 +31,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (RPROXYD, SRCDIR, Backend, Skip, run, started_ports,  # noqa: E402
-                     wait_for, file_text, http)
+from harness import (RPROXYD, SRCDIR, Backend, Skip, proc_alive, proc_stat,  # noqa: E402
+                     read_pid, run, started_ports, wait_for, file_text, http)
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -60,32 +60,10 @@ atexit.register(cleanup)
 
 # --- helpers ---------------------------------------------------------------
 
-def proc_stat(pid):
-    """The fields of /proc/PID/stat after the command name, or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def proc_alive(pid):
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
 def exe_of(pid):
     try:
         return os.readlink("/proc/%d/exe" % pid)
     except OSError:
-        return None
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
         return None
 
 

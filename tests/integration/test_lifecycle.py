@@ -20,7 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (RPROXYD, Backend, Proxy, Skip, children, file_text, http,  # noqa: E402
-                     port_open, run, started_ports, wait_for)
+                     port_open, proc_alive, proc_stat, read_pid, run, started_ports,
+                     wait_for)
 
 BACKENDS = []
 
@@ -41,25 +42,6 @@ def rproxyd(*args, timeout=10.0, cwd=None):
             p.stderr.decode("utf-8", "replace"))
 
 
-def proc_state(pid):
-    """The state letter of /proc/PID/stat, or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
-def proc_gone(pid):
-    # A zombie has exited: in a container PID 1 may be slow (or fail) to reap it.
-    return proc_state(pid) in (None, "Z")
-
-
-def read_pidfile(path):
-    with open(path) as f:
-        return int(f.read().strip())
-
-
 def shm_path(pid):
     return "/dev/shm/rproxyd.%d" % pid
 
@@ -67,15 +49,14 @@ def shm_path(pid):
 def stop_daemon(pidfile, pid=None):
     """Best-effort SIGTERM (then SIGKILL) of a daemon this test started, by its pid."""
     if pid is None:
-        try:
-            pid = read_pidfile(pidfile)
-        except (OSError, ValueError):
+        pid = read_pid(pidfile)
+        if pid is None:
             return
-    if proc_gone(pid):
+    if not proc_alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     try:
-        wait_for(lambda: proc_gone(pid), timeout=10, what="daemon %d to exit" % pid)
+        wait_for(lambda: not proc_alive(pid), timeout=10, what="daemon %d to exit" % pid)
     except AssertionError:
         os.kill(pid, signal.SIGKILL)
 
@@ -265,7 +246,7 @@ def test_foreground_start_stop():
         st, hdrs, body = http(p.port, "/")
         assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
         assert body == ("Hello from %s\n" % hdrs["x-backend"]).encode(), body
-        assert read_pidfile(p.pidfile) == pid
+        assert read_pid(p.pidfile) == pid
         assert os.path.exists(shm_path(pid)), "no shared-memory region %s" % shm_path(pid)
         wait_for(lambda: len(p.worker_pids()) == 2, what="2 workers")
         workers = p.worker_pids()
@@ -281,7 +262,7 @@ def test_foreground_start_stop():
         assert "phase=timeout" not in p.logs(), p.logs()
         assert not os.path.exists(p.pidfile), "pidfile left behind"
         assert not os.path.exists(shm_path(pid)), "%s left behind" % shm_path(pid)
-        assert all(proc_gone(w) for w in workers), "a worker outlived the master"
+        assert all(not proc_alive(w) for w in workers), "a worker outlived the master"
         logs = p.logs()
         assert "event=shutdown phase=begin" in logs and \
             "event=shutdown phase=done status=0" in logs, logs
@@ -310,7 +291,7 @@ def test_pidfile_lock():
         assert "event=start" not in logs2, "second instance listened anyway"
         # The first is untouched: still running, still serving, still in its pidfile.
         assert p1.proc.poll() is None
-        assert read_pidfile(p1.pidfile) == p1.proc.pid
+        assert read_pid(p1.pidfile) == p1.proc.pid
         st, hdrs, _ = http(p1.port, "/")
         assert st == 200, st
         assert os.path.exists(shm_path(p1.proc.pid))
@@ -352,12 +333,11 @@ def test_daemon_mode():
         st, hdrs, _ = http(p.port, "/", timeout=5)
         assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
 
-        pid = read_pidfile(p.pidfile)
-        assert proc_state(pid) not in (None, "Z"), "pidfile names pid %d: not running" % pid
+        pid = read_pid(p.pidfile)
+        assert proc_alive(pid), "pidfile names pid %d: not running" % pid
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             assert os.path.basename(f.read().split(b"\0")[0]) == b"rproxyd"
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = proc_stat(pid)
         # Daemonized: not our child, leader of its own session.
         assert int(fields[1]) != os.getpid(), "daemon is still the test's child"
         assert int(fields[3]) == pid, "daemon is not a session leader (sid %s)" % fields[3]
@@ -368,8 +348,8 @@ def test_daemon_mode():
         assert "event=start" in file_text(os.path.join(p.logdir, "rproxyd.log"))
 
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: proc_gone(pid), timeout=10, what="daemon %d to exit" % pid)
-        wait_for(lambda: all(proc_gone(w) for w in workers), timeout=5, what="workers gone")
+        wait_for(lambda: not proc_alive(pid), timeout=10, what="daemon %d to exit" % pid)
+        wait_for(lambda: all(not proc_alive(w) for w in workers), timeout=5, what="workers gone")
         assert not os.path.exists(p.pidfile), "pidfile left behind"
         assert not os.path.exists(shm_path(pid)), "shm region left behind"
         assert "event=shutdown phase=done status=0" in \
@@ -417,7 +397,7 @@ def test_daemon_releases_stderr():
         r, _, _ = select.select([proc.stderr], [], [], 3.0)
         assert r, ("stderr pipe still open 3 s after the parent exited: some daemon "
                    "process still holds it (workers: %s)" %
-                   children(read_pidfile(p.pidfile)))
+                   children(read_pid(p.pidfile)))
         data = os.read(proc.stderr.fileno(), 4096)
         assert data == b"", "unexpected stderr output %r" % data
     finally:
@@ -436,7 +416,7 @@ def test_daemon_relative_config_reload():
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, timeout=10).returncode
         assert rc == 0, rc
-        pid = read_pidfile(p.pidfile)
+        pid = read_pid(p.pidfile)
         log = os.path.join(p.logdir, "rproxyd.log")
         os.kill(pid, signal.SIGHUP)
         wait_for(lambda: "event=reload result=" in file_text(log), timeout=5,

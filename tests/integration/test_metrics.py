@@ -16,7 +16,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, Backend, Proxy, Skip, children, port_open, raw, run, wait_for, http as get  # noqa: E402
+from harness import (RPROXYD, Backend, Proxy, Skip, children, port_open,  # noqa: E402
+                     proc_stat, raw, run, wait_for, http as get)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -126,8 +127,7 @@ def listening_ports(pid):
 
 def cpu_ticks(pid):
     """utime + stime of pid, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     return int(fields[11]) + int(fields[12])
 
 

@@ -19,34 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Backend, Proxy, wait_for  # noqa: E402
-
-
-class Resp:
-    """A response: status, headers (lower-case dict and the raw list), body."""
-
-    def __init__(self, status, header_list, body):
-        self.status = status
-        self.header_list = header_list
-        self.headers = {k.lower(): v for k, v in header_list}
-        self.body = body
-
-    def names(self):
-        return [k.lower() for k, _ in self.header_list]
-
-
-def request(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
-            encode_chunked=False, host="127.0.0.1"):
-    """One request on a new connection, as a Resp (harness.http() gives a tuple)."""
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        c.request(method, path, body=body, headers=headers or {},
-                  encode_chunked=encode_chunked)
-        r = c.getresponse()
-        data = r.read()
-        return Resp(r.status, r.getheaders(), data)
-    finally:
-        c.close()
+from harness import Backend, Proxy, Resp, request, wait_for  # noqa: E402
 
 
 def seq_of(backend):
