@@ -933,6 +933,10 @@ static int
 listen_on(const char *addr, int port, char *desc, size_t desclen)
 {
 	struct addrinfo	 hints, *res;
+	struct {
+		struct sockaddr_storage	ss;
+		socklen_t		len;
+	}		 bound;
 	char		 serv[16];
 	int		 fd, e, one = 1;
 
@@ -955,6 +959,11 @@ listen_on(const char *addr, int port, char *desc, size_t desclen)
 	if (listen(fd, 1024) == -1)
 		die(errno, "listen %s", desc);
 	freeaddrinfo(res);
+	/* Name the bound port: the kernel's pick for port 0. */
+	bound.len = sizeof(bound.ss);
+	if (getsockname(fd, (struct sockaddr *)&bound.ss, &bound.len) == -1)
+		die(errno, "getsockname %s", desc);
+	format_addr((struct sockaddr *)&bound.ss, bound.len, desc, desclen);
 	return fd;
 }
 
@@ -1080,8 +1089,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (portstr != NULL) {
-		if (parse_num(portstr, strlen(portstr), 65535, &v) == -1 ||
-		    v == 0) {
+		if (parse_num(portstr, strlen(portstr), 65535, &v) == -1) {
 			fprintf(stderr, "%s: bad port: %s\n", name, portstr);
 			usage(stderr);
 			return 1;
@@ -1128,6 +1136,9 @@ main(int argc, char *argv[])
 		die(e, "pthread_create");
 
 	logmsg("backend=%s event=start listen=%s", name, desc);
+	/* For whoever started us with -p 0 (the tests): the port to use. */
+	if (printf("listening on %s\n", desc) < 0 || fflush(stdout) == EOF)
+		die(errno, "stdout");
 	accept_loop(lfd);
 	return 1;
 }

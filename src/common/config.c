@@ -231,9 +231,10 @@ config_syslog_facility(const char *name)
 	return -1;
 }
 
-/* "1".."65535", digits only. */
+/* "lowest".."65535", digits only: a listen address may ask for port 0. */
 static int
-config_parse_port(const char *s, uint16_t *port, char *err, size_t errlen)
+config_parse_port(const char *s, unsigned lowest, uint16_t *port, char *err,
+    size_t errlen)
 {
 	unsigned long v = 0;
 	const char *p;
@@ -250,8 +251,8 @@ config_parse_port(const char *s, uint16_t *port, char *err, size_t errlen)
 		if (v <= 65535)
 			v = v * 10 + (unsigned long)(*p - '0');
 	}
-	if (v < 1 || v > 65535) {
-		config_errf(err, errlen, "port out of range (1-65535)");
+	if (v < lowest || v > 65535) {
+		config_errf(err, errlen, "port out of range (%u-65535)", lowest);
 		return -1;
 	}
 	*port = (uint16_t)v;
@@ -287,8 +288,8 @@ config_check_host(const char *host, char *err, size_t errlen)
 
 /* "host:port" or "[v6]:port"; the port is required. */
 static int
-config_parse_hostport(const char *s, size_t len, struct rp_addr *addr,
-    char *err, size_t errlen)
+config_parse_hostport(const char *s, size_t len, unsigned lowest,
+    struct rp_addr *addr, char *err, size_t errlen)
 {
 	struct in6_addr in6;
 	char buf[RP_HOST_MAX + 8], *host, *colon, *end;
@@ -331,7 +332,7 @@ config_parse_hostport(const char *s, size_t len, struct rp_addr *addr,
 		if (config_check_host(host, err, errlen) == -1)
 			return -1;
 	}
-	if (config_parse_port(colon + 1, &addr->port, err, errlen) == -1)
+	if (config_parse_port(colon + 1, lowest, &addr->port, err, errlen) == -1)
 		return -1;
 	if (config_copy(addr->host, sizeof(addr->host), host) == -1) {
 		config_errf(err, errlen, "host too long");
@@ -353,10 +354,10 @@ config_parse_listen(const char *s, struct rp_addr *addr, char *err,
 	memset(&a, 0, sizeof(a));
 	/* "*" means every IPv4 address, as in most daemons' configs. */
 	if (strncmp(s, "*:", 2) == 0) {
-		if (config_parse_port(s + 2, &a.port, err, errlen) == -1)
+		if (config_parse_port(s + 2, 0, &a.port, err, errlen) == -1)
 			return -1;
 		snprintf(a.host, sizeof(a.host), "0.0.0.0");
-	} else if (config_parse_hostport(s, strlen(s), &a, err, errlen) == -1)
+	} else if (config_parse_hostport(s, strlen(s), 0, &a, err, errlen) == -1)
 		return -1;
 	*addr = a;
 	return 0;
@@ -412,7 +413,7 @@ config_parse_url(const char *url, struct rp_addr *addr, char *err,
 	}
 	memset(&a, 0, sizeof(a));
 	if (config_check_url_tail(auth + len, err, errlen) == -1 ||
-	    config_parse_hostport(auth, len, &a, err, errlen) == -1)
+	    config_parse_hostport(auth, len, 1, &a, err, errlen) == -1)
 		return -1;
 	*addr = a;
 	return 0;

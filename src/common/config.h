@@ -33,7 +33,7 @@ struct rp_config {
 	char		path[RP_PATH_MAX];	/* file it was read from */
 
 	struct rp_addr	listen;
-	struct rp_addr	metrics_listen;		/* port 0: metrics disabled */
+	struct rp_addr	metrics_listen;		/* empty host: metrics off */
 
 	struct rp_backend_conf backends[RP_MAX_BACKENDS];
 	size_t		nbackends;

@@ -112,6 +112,26 @@ net_sockaddr_port(const struct sockaddr *sa)
 	return 0;
 }
 
+unsigned
+net_bound_port(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	return net_sockaddr_port((struct sockaddr *)&ss);
+}
+
+void
+net_addr_port_str(const struct rp_addr *a, unsigned port, char *buf, size_t len)
+{
+	struct rp_addr	b = *a;
+
+	b.port = (uint16_t)port;
+	net_addr_str(&b, buf, len);
+}
+
 int
 net_set_nonblock(int fd)
 {

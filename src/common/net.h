@@ -28,6 +28,12 @@ void	net_addr_str(const struct rp_addr *a, char *buf, size_t len);
 void	net_sockaddr_host(const struct sockaddr *sa, char *buf, size_t len);
 unsigned net_sockaddr_port(const struct sockaddr *sa);
 
+/* The local port a socket is bound to (the kernel's pick for port 0); 0 on error. */
+unsigned net_bound_port(int fd);
+
+/* As net_addr_str, with port in place of a's own. */
+void	net_addr_port_str(const struct rp_addr *a, unsigned port, char *buf, size_t len);
+
 /* Non-blocking socket; TCP_NODELAY set. */
 int	net_set_nonblock(int fd);
 void	net_set_nodelay(int fd);

@@ -544,7 +544,7 @@ master_handoff_socket(struct master *m, char *err, size_t errlen)
 static int
 master_setup(struct master *m, int foreground, char *err, size_t errlen)
 {
-	char		addr[NET_ADDRSTR_MAX];
+	char		addr[NET_ADDRSTR_MAX], maddr[NET_ADDRSTR_MAX];
 	struct rlimit	rl;
 
 	m->pidfile_fd = -1;
@@ -570,12 +570,19 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 	if ((m->metrics = metrics_server_open(&m->conf->metrics_listen, m->shm, err,
 	    errlen)) == NULL)
 		return -1;
-	net_addr_str(&m->conf->listen, addr, sizeof(addr));
+	/* The bound ports: with port 0 in the config, the kernel's pick. */
+	net_addr_port_str(&m->conf->listen, net_bound_port(m->listen_fd), addr, sizeof(addr));
+	if (metrics_server_port(m->metrics) == 0)
+		snprintf(maddr, sizeof(maddr), "off");
+	else
+		net_addr_port_str(&m->conf->metrics_listen, metrics_server_port(m->metrics),
+		    maddr, sizeof(maddr));
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		rl.rlim_cur = 0;
-	log_notice("event=start version=%s listen=%s workers=%u backends=%zu pid=%ld "
-	    "nofile=%llu%s", PACKAGE_VERSION, addr, m->conf->workers, m->conf->nbackends,
-	    (long)getpid(), (unsigned long long)rl.rlim_cur, foreground ? " foreground=1" : "");
+	log_notice("event=start version=%s listen=%s metrics_listen=%s workers=%u backends=%zu "
+	    "pid=%ld nofile=%llu%s", PACKAGE_VERSION, addr, maddr, m->conf->workers,
+	    m->conf->nbackends, (long)getpid(), (unsigned long long)rl.rlim_cur,
+	    foreground ? " foreground=1" : "");
 	return 0;
 }
 

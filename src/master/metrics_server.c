@@ -91,7 +91,7 @@ metrics_server_open(const struct rp_addr *addr, const struct shm_region *r, char
 	ms->fd = -1;
 	for (i = 0; i < METRICS_CONN_MAX; i++)
 		ms->conns[i].fd = -1;
-	if (addr->port == 0)
+	if (addr->host[0] == '\0')
 		return ms;
 	if ((ms->fd = net_listen(addr, MS_BACKLOG, err, errlen)) == -1) {
 		free(ms);
@@ -103,7 +103,7 @@ metrics_server_open(const struct rp_addr *addr, const struct shm_region *r, char
 		free(ms);
 		return NULL;
 	}
-	net_addr_str(addr, as, sizeof(as));
+	net_addr_port_str(addr, net_bound_port(ms->fd), as, sizeof(as));
 	log_info("event=metrics_listen addr=%s", as);
 	return ms;
 }
@@ -414,6 +414,12 @@ metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, nfds_
 	ms->pollidx = -1;
 	for (i = 0; i < METRICS_CONN_MAX; i++)
 		ms->conns[i].pollidx = -1;
+}
+
+unsigned
+metrics_server_port(const struct metrics_server *ms)
+{
+	return ms->fd == -1 ? 0 : net_bound_port(ms->fd);
 }
 
 void

@@ -15,9 +15,9 @@
 struct metrics_server;
 
 /*
- * Bind addr and serve the metrics of r from it. Port 0 disables the
- * endpoint: the server exists but polls nothing. NULL with err set when the
- * address cannot be bound.
+ * Bind addr and serve the metrics of r from it. An empty host ("off")
+ * disables the endpoint: the server exists but polls nothing. Port 0 binds a
+ * port the kernel picks. NULL with err set when the address cannot be bound.
  */
 struct metrics_server *metrics_server_open(const struct rp_addr *addr,
 	    const struct shm_region *r, char *err, size_t errlen);
@@ -31,6 +31,9 @@ nfds_t	metrics_server_pollfds(struct metrics_server *ms, struct pollfd *pfd, nfd
 
 /* After the wait on those pfd: accept, read, answer and expire. Never blocks. */
 void	metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, nfds_t n);
+
+/* The port the endpoint is bound to; 0 when it is off. */
+unsigned metrics_server_port(const struct metrics_server *ms);
 
 /* In a freshly forked child: close the inherited sockets, leave the parent's alone. */
 void	metrics_server_close_inherited(struct metrics_server *ms);

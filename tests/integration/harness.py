@@ -1,10 +1,15 @@
 """harness.py: start the real rproxyd and demo backends on loopback, talk HTTP to them.
 
 Every wait polls for its condition with a deadline; nothing relies on a sleep
-being long enough. Ports are ephemeral, so test scripts can run side by side.
+being long enough. The processes under test bind port 0 and report the port
+the kernel picked (rproxyd in its event=start line, the demo backend on its
+standard output), so test scripts can run side by side without racing for
+ports.
 """
 import http.client as httpclient
 import os
+import re
+import select
 import shutil
 import signal
 import socket
@@ -28,7 +33,9 @@ for _var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
 
 
 def free_port():
-    """A port nobody listens on now (the kernel's pick)."""
+    """A port nobody listened on a moment ago (the kernel's pick). Racy: another
+    process may take it before it is used, so only for a port that must refuse
+    connections; a server under test binds port 0 and reports its port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -55,18 +62,44 @@ def file_text(path):
         return ""
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state first, then
+    ppid, pgrp, session, ...), or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def proc_state(pid):
+    """The state letter of pid ("R", "S", "Z", ...), or None when it is gone."""
+    st = proc_stat(pid)
+    return st[0] if st else None
+
+
+def proc_alive(pid):
+    """pid exists and has not exited (a zombie has)."""
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def read_pid(path):
+    """The pid in a pidfile, or None when it is missing or not a number."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def children(ppid):
     """Live (not zombie) children of ppid, from /proc."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid and fields[0] != "Z":
+        st = proc_stat(int(d))
+        if st is not None and int(st[1]) == ppid and st[0] != "Z":
             out.append(int(d))
     return sorted(out)
 
@@ -97,17 +130,39 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
-def http(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
-         host="127.0.0.1"):
-    """One request on a new connection: (status, headers dict lower-case, body bytes)."""
+class Resp:
+    """A response: status, headers (dict, lower-case names), header_list (as
+    received, in order), body."""
+
+    def __init__(self, status, header_list, body):
+        self.status = status
+        self.header_list = header_list
+        self.headers = {k.lower(): v for k, v in header_list}
+        self.body = body
+
+    def names(self):
+        return [k.lower() for k, _ in self.header_list]
+
+
+def request(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
+            encode_chunked=False, host="127.0.0.1"):
+    """One request on a new connection, as a Resp."""
     c = httpclient.HTTPConnection(host, port, timeout=timeout)
     try:
-        c.request(method, path, body=body, headers=headers or {})
+        c.request(method, path, body=body, headers=headers or {},
+                  encode_chunked=encode_chunked)
         r = c.getresponse()
         data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        return Resp(r.status, r.getheaders(), data)
     finally:
         c.close()
+
+
+def http(port, path="/", method="GET", headers=None, body=None, timeout=10.0,
+         host="127.0.0.1"):
+    """request() as a tuple: (status, headers dict lower-case, body bytes)."""
+    r = request(port, path, method, headers, body, timeout, host=host)
+    return r.status, r.headers, r.body
 
 
 def raw(port, data, timeout=5.0, host="127.0.0.1"):
@@ -130,22 +185,66 @@ def raw(port, data, timeout=5.0, host="127.0.0.1"):
     return out
 
 
+START_PORTS = re.compile(r"event=start .*?listen=\S+?:(\d+) metrics_listen=(?:\S+?:(\d+)|off)")
+
+
+def started_ports(text):
+    """(port, metrics port or None when off) from the last rproxyd event=start
+    line in text, or None when there is none."""
+    found = START_PORTS.findall(text)
+    if not found:
+        return None
+    port, metrics = found[-1]
+    return int(port), int(metrics) if metrics else None
+
+
+def read_line(f, timeout=10.0, what="a line"):
+    """One line from the pipe f, waiting at most timeout: "" at end of file."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        if not select.select([f], [], [], left)[0]:
+            continue
+        c = os.read(f.fileno(), 1)
+        if not c:
+            break
+        buf += c
+    return buf.decode("utf-8", "replace")
+
+
 class Backend:
-    """One demo backend process (backends/rproxyd-backend)."""
+    """One demo backend process (backends/rproxyd-backend). Without a port it
+    binds port 0 and .port is the kernel's pick once started; a later start()
+    reuses that port, so a backend can go down and come back."""
 
     def __init__(self, name, port=None, logdir=None, addr="127.0.0.1"):
         self.name = name
-        self.port = port or free_port()
+        self.port = port
         self.logdir = logdir
         self.addr = addr
         self.proc = None
 
+    def argv(self, args):
+        """The command line that runs args (a subclass may wrap it)."""
+        return args
+
+    def popen(self, args, **kw):
+        return subprocess.Popen(self.argv(args), **kw)
+
     def start(self):
-        args = [BACKEND, "-n", self.name, "-p", str(self.port), "-a", self.addr, "-q"]
+        args = [BACKEND, "-n", self.name, "-p", str(self.port or 0), "-a", self.addr, "-q"]
         if self.logdir:
             args += ["-L", self.logdir]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = self.popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        with self.proc.stdout:
+            line = read_line(self.proc.stdout, what="backend %s to listen" % self.name)
+        m = re.match(r"listening on \S+:(\d+)$", line.strip())
+        assert m, "backend %s did not start (exit %r): %r" % (
+            self.name, self.proc.poll(), line)
+        self.port = int(m.group(1))
         wait_for(lambda: port_open(self.port, self.addr),
                  what="backend %s on %d" % (self.name, self.port))
         return self
@@ -170,10 +269,17 @@ class Proxy:
     """rproxyd in the foreground (-f) with a generated config in a private directory."""
 
     def __init__(self, backends, workers=2, host="127.0.0.1", **keys):
+        """port and metrics_port default to 0 in the config: .port and
+        .metrics_port are then the bound ports, known once started (and
+        after learn_ports() for a daemon started by other means)."""
         self.dir = tempfile.mkdtemp(prefix="rproxyd-test-")
         self.host = host
-        self.port = keys.pop("port", None) or free_port()
-        self.metrics_port = keys.pop("metrics_port", None) or free_port()
+        # What the config says; 0 stays 0 across reloads, which must not count
+        # it as a change of listen address.
+        self.conf_port = keys.pop("port", None) or 0
+        self.conf_metrics_port = keys.pop("metrics_port", None) or 0
+        self.port = self.conf_port or None
+        self.metrics_port = self.conf_metrics_port or None
         self.pidfile = os.path.join(self.dir, "rproxyd.pid")
         self.conf = os.path.join(self.dir, "rproxyd.conf")
         self.log = os.path.join(self.dir, "stderr.log")
@@ -187,8 +293,8 @@ class Proxy:
         keys = dict(self.keys)
         keys.update(override)
         lines = ['listen = "%s:%d"' % ("[%s]" % self.host if ":" in self.host
-                                        else self.host, self.port),
-                 'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
+                                        else self.host, self.conf_port),
+                 'metrics_listen = "127.0.0.1:%d"' % self.conf_metrics_port,
                  'pidfile = "%s"' % self.pidfile]
         for k, v in keys.items():
             lines.append('%s = %s' % (k, '"%s"' % v if isinstance(v, str) else v))
@@ -201,15 +307,37 @@ class Proxy:
         with open(self.conf, "w") as f:
             f.write(text if text is not None else self.config_text(**override))
 
+    def argv(self, args):
+        """The command line that runs args (a subclass may wrap it)."""
+        return args
+
+    def popen(self, args, **kw):
+        return subprocess.Popen(self.argv(args), **kw)
+
     def start(self, wait=True):
+        """Run rproxyd -f; with wait, return once it serves, its ports known."""
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf)
+        mark = self.logf.tell()
+        self.proc = self.popen([RPROXYD, "-f", "-c", self.conf],
+                               stdout=self.logf, stderr=self.logf)
         if wait:
-            wait_for(lambda: port_open(self.port, self.host) or self.proc.poll() is not None,
-                     what="rproxyd on %d" % self.port)
-            assert self.proc.poll() is None, "rproxyd exited: %s" % self.logs()
+            self.learn_ports(lambda: self.logs(since=mark), self.proc)
         return self
+
+    def learn_ports(self, text, proc=None, timeout=10.0):
+        """Wait for an event=start line in text() (a function), take .port and
+        .metrics_port from it, then wait for the port to accept. proc, if
+        given, failing first fails the wait at once."""
+        def started():
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError("rproxyd exited %r: %s" % (proc.returncode, text()))
+            return started_ports(text())
+        self.port, self.metrics_port = wait_for(started, timeout=timeout,
+                                                what="rproxyd's event=start line")
+        wait_for(lambda: port_open(self.port, self.host) or
+                 (proc is not None and proc.poll() is not None),
+                 what="rproxyd on %d" % self.port)
+        assert proc is None or proc.poll() is None, "rproxyd exited: %s" % self.logs()
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -229,8 +357,10 @@ class Proxy:
         self.proc = None
         return rc
 
-    def logs(self):
+    def logs(self, since=0):
+        """The foreground log's text, from byte offset since."""
         with open(self.log, "rb") as f:
+            f.seek(since)
             return f.read().decode("utf-8", "replace")
 
     def worker_pids(self):
@@ -251,9 +381,10 @@ class Skip(Exception):
 
 
 def run(tests):
-    """Run test functions in order; print a line each and the closing totals.
-    Exit 1 on a failure or a sanitizer report, else 77 (automake's SKIP, so
-    the summary shows it) when any test was skipped."""
+    """Run test functions in order; print a line each (SKIP: name: reason for
+    a skipped one) and the closing totals. Exit 1 on a failure or a sanitizer
+    report; 77 (automake's SKIP) only when every test skipped; else 0, the
+    skipped ones still listed in the log."""
     passed = failed = skipped = 0
     only = sys.argv[1:]
     for t in tests:
@@ -282,4 +413,6 @@ def run(tests):
           (passed, failed, skipped, len(reports)))
     if failed or reports:
         sys.exit(1)
-    sys.exit(77 if skipped else 0 if passed else 1)
+    if passed:
+        sys.exit(0)
+    sys.exit(77 if skipped else 1)

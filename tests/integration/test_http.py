@@ -12,8 +12,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import wait_for  # noqa: E402
-from test_proxy import (Resp, log_lines, pattern_sha256, request, sha,  # noqa: E402
+from harness import Resp, request, wait_for  # noqa: E402
+from test_proxy import (log_lines, pattern_sha256, sha,  # noqa: E402
                         start_backends, start_proxy, tail)
 
 MiB = 1024 * 1024

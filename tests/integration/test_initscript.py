@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_initscript.py: `make install DESTDIR=...` and the installed init script driving rproxyd.
 
-SPEC section 7 and issue 5: the build tree is installed into a temporary
+Packaging as rproxyd(8) describes it: the build tree is installed into a temporary
 DESTDIR (never the real system), the files are checked where a Debian system
 looks for them, then the installed etc/init.d/rproxyd manages the installed
 daemon for real: start, status, reload (proved by the new backend answering),
@@ -31,7 +31,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import RPROXYD, SRCDIR, Backend, Skip, free_port, run, wait_for, file_text, http  # noqa: E402
+from harness import (RPROXYD, SRCDIR, Backend, Skip, proc_alive, proc_stat,  # noqa: E402
+                     read_pid, run, started_ports, wait_for, file_text, http)
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -59,32 +60,10 @@ atexit.register(cleanup)
 
 # --- helpers ---------------------------------------------------------------
 
-def proc_stat(pid):
-    """The fields of /proc/PID/stat after the command name, or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def proc_alive(pid):
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
 def exe_of(pid):
     try:
         return os.readlink("/proc/%d/exe" % pid)
     except OSError:
-        return None
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
         return None
 
 
@@ -217,8 +196,7 @@ class Site:
     def __init__(self, name, backends=("b1",), **keys):
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=TOP)
         os.mkdir(os.path.join(self.dir, "log"))
-        self.port = free_port()
-        self.metrics_port = free_port()
+        self.ports = None
         self.pidfile = os.path.join(self.dir, "rproxyd.pid")
         self.logdir = os.path.join(self.dir, "log")
         self.conf = os.path.join(self.dir, "rproxyd.conf")
@@ -231,8 +209,9 @@ class Site:
         STARTED.append((self.pidfile, None))
 
     def config_text(self, backends, extra=""):
-        lines = ['listen = "127.0.0.1:%d"' % self.port,
-                 'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
+        # Port 0: the daemon binds what the kernel picks and logs it.
+        lines = ['listen = "127.0.0.1:0"',
+                 'metrics_listen = "127.0.0.1:0"',
                  'pidfile = "%s"' % self.pidfile,
                  'log_dir = "%s"' % self.logdir]
         lines += ["%s = %s" % kv for kv in self.keys.items()]
@@ -243,6 +222,22 @@ class Site:
 
     def write_config(self, backends, extra=""):
         write(self.conf, self.config_text(backends, extra))
+
+    def started_ports(self):
+        """(port, metrics port) from the running daemon's event=start line;
+        the last one seen when a rotation has moved that line away."""
+        ports = wait_for(lambda: started_ports(self.log()) or self.ports, timeout=10,
+                         what="event=start in %s" % self.logdir)
+        self.ports = ports
+        return ports
+
+    @property
+    def port(self):
+        return self.started_ports()[0]
+
+    @property
+    def metrics_port(self):
+        return self.started_ports()[1]
 
     def init(self, action, *more, **kw):
         return init(action, *more, defaults=self.defaults, **kw)
@@ -440,7 +435,8 @@ def test_start_status_reload_restart_stop():
         # stop: master, workers, pidfile and shared memory gone, promptly.
         rc, out, err, took = s.init("stop")
         assert rc == 0 and "stopped" in out, (rc, out, err)
-        assert took < 5.0, "stop took %.1fs with nothing in flight" % took
+        # Nothing in flight: the drain ends on its own, not at shutdown_timeout.
+        assert "phase=timeout" not in s.log(), s.log()[-3000:]
         assert not proc_alive(pid3) and daemon_procs() == {}, daemon_procs()
         assert not os.path.exists(s.pidfile), "pidfile left behind"
         assert not os.path.exists("/dev/shm/rproxyd.%d" % pid3), "shm left behind"
@@ -659,7 +655,7 @@ def test_stop_under_load_drops_nothing():
         # The slow one was in flight at the stop: answered, and waited for.
         assert len(slow.results) == 1 and slow.results[0][2] == 200, slow.results
         assert slow.results[0][1] <= t_stopped, "stop returned before the drain was done"
-        assert took < 2.0 + 5.0, "stop took %.1fs" % took
+        assert "phase=timeout" not in s.log(), "drain hit shutdown_timeout"
         assert not proc_alive(pid) and not any(proc_alive(w) for w in workers)
         assert not os.path.exists(s.pidfile)
 
@@ -684,7 +680,11 @@ def test_stop_under_load_drops_nothing():
                                        or "worker_exit" in ln or "keeper" in ln)))
         assert all(r[2] == 200 for r in before), [r for r in before if r[2] != 200][:5]
         # Answered by the idle, draining workers, not after the slow request.
-        assert max(waits, default=0) < 1.0, waits
+        # A 503 asked for while the slow request ran came while it still ran
+        # (one may straddle its end by chance).
+        slow_done = slow.results[0][1]
+        queued = [r for r in res if r[2] == 503 and r[0] < slow_done < r[1]]
+        assert len(queued) <= 1, (queued, slow_done)
         assert after and all(r[2] == "refused" for r in after), after[:5]
     finally:
         if fast:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_lifecycle.py: rproxyd's command line, start and stop, pidfile, daemon mode, respawn.
 
-What SPEC section 6 and main.c/master.c/pidfile.c claim, checked on the real
+What rproxyd(8) and main.c/master.c/pidfile.c claim, checked on the real
 daemon: -t/-v/-h and FILE:LINE config errors, a clean SIGTERM stop that removes
 the pidfile and the shared-memory region, the pidfile lock, daemonizing (the
 parent returns only once the daemon serves), respawn of a killed worker, the
@@ -21,7 +21,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (RPROXYD, Backend, Proxy, Skip, children, file_text, http,  # noqa: E402
-                     port_open, run, wait_for)
+                     port_open, proc_alive, proc_stat, read_pid, run, started_ports,
+                     wait_for)
 
 BACKENDS = []
 
@@ -42,25 +43,6 @@ def rproxyd(*args, timeout=10.0, cwd=None):
             p.stderr.decode("utf-8", "replace"))
 
 
-def proc_state(pid):
-    """The state letter of /proc/PID/stat, or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
-def proc_gone(pid):
-    # A zombie has exited: in a container PID 1 may be slow (or fail) to reap it.
-    return proc_state(pid) in (None, "Z")
-
-
-def read_pidfile(path):
-    with open(path) as f:
-        return int(f.read().strip())
-
-
 def shm_path(pid):
     return "/dev/shm/rproxyd.%d" % pid
 
@@ -68,15 +50,14 @@ def shm_path(pid):
 def stop_daemon(pidfile, pid=None):
     """Best-effort SIGTERM (then SIGKILL) of a daemon this test started, by its pid."""
     if pid is None:
-        try:
-            pid = read_pidfile(pidfile)
-        except (OSError, ValueError):
+        pid = read_pid(pidfile)
+        if pid is None:
             return
-    if proc_gone(pid):
+    if not proc_alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     try:
-        wait_for(lambda: proc_gone(pid), timeout=10, what="daemon %d to exit" % pid)
+        wait_for(lambda: not proc_alive(pid), timeout=10, what="daemon %d to exit" % pid)
     except AssertionError:
         os.kill(pid, signal.SIGKILL)
 
@@ -97,7 +78,7 @@ def test_check_good_config():
         assert p.conf in out, out
         # -t must not start anything.
         assert not os.path.exists(p.pidfile)
-        assert not port_open(p.port)
+        assert "event=start" not in err, err
     finally:
         p.cleanup()
 
@@ -142,10 +123,9 @@ BAD_CONFIGS = [
      'listen = "127.0.0.1:65536"\n'
      'backend a { url = "http://127.0.0.1:9001" }\n',
      2, r'listen "127.0.0.1:65536": port out of range'),
-    ("listen port zero",
-     'listen = "127.0.0.1:0"\n'
-     'backend a { url = "http://127.0.0.1:9001" }\n',
-     1, r'listen "127.0.0.1:0": port out of range'),
+    ("backend port zero",
+     'backend a { url = "http://127.0.0.1:0" }\n',
+     1, r'backend "a": bad url "http://127.0.0.1:0": port out of range'),
     ("backend port out of range",
      'workers = 2\n'
      'backend a { url = "http://127.0.0.1:9001" }\n'
@@ -267,25 +247,23 @@ def test_foreground_start_stop():
         st, hdrs, body = http(p.port, "/")
         assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
         assert body == ("Hello from %s\n" % hdrs["x-backend"]).encode(), body
-        assert read_pidfile(p.pidfile) == pid
+        assert read_pid(p.pidfile) == pid
         assert os.path.exists(shm_path(pid)), "no shared-memory region %s" % shm_path(pid)
         wait_for(lambda: len(p.worker_pids()) == 2, what="2 workers")
         workers = p.worker_pids()
 
-        t0 = time.monotonic()
         p.signal(signal.SIGTERM)
         try:
-            rc = p.proc.wait(10)
+            rc = p.proc.wait(30)    # hang guard
         except subprocess.TimeoutExpired:
-            raise AssertionError("no exit 10 s after SIGTERM: %s" % p.logs())
-        took = time.monotonic() - t0
+            raise AssertionError("no exit 30 s after SIGTERM: %s" % p.logs())
         assert rc == 0, "exit status %r: %s" % (rc, p.logs())
-        # Idle workers sit in accept(), which the signal interrupts: no waiting
-        # for the 1 s accept timeout, let alone shutdown_timeout.
-        assert took < 3.0, "SIGTERM to exit took %.2fs" % took
+        # Idle workers sit in accept(), which the signal interrupts: the drain
+        # ends on its own, not at shutdown_timeout.
+        assert "phase=timeout" not in p.logs(), p.logs()
         assert not os.path.exists(p.pidfile), "pidfile left behind"
         assert not os.path.exists(shm_path(pid)), "%s left behind" % shm_path(pid)
-        assert all(proc_gone(w) for w in workers), "a worker outlived the master"
+        assert all(not proc_alive(w) for w in workers), "a worker outlived the master"
         logs = p.logs()
         assert "event=shutdown phase=begin" in logs and \
             "event=shutdown phase=done status=0" in logs, logs
@@ -311,10 +289,10 @@ def test_pidfile_lock():
         assert rc == 1, "second instance exit status %r: %s" % (rc, logs2)
         assert p1.pidfile in logs2 and "already running" in logs2, logs2
         assert "pid %d" % p1.proc.pid in logs2, logs2
-        assert not port_open(p2.port), "second instance listened anyway"
+        assert "event=start" not in logs2, "second instance listened anyway"
         # The first is untouched: still running, still serving, still in its pidfile.
         assert p1.proc.poll() is None
-        assert read_pidfile(p1.pidfile) == p1.proc.pid
+        assert read_pid(p1.pidfile) == p1.proc.pid
         st, hdrs, _ = http(p1.port, "/")
         assert st == 200, st
         assert os.path.exists(shm_path(p1.proc.pid))
@@ -341,24 +319,26 @@ def test_daemon_mode():
     pid = None
     try:
         errf = os.path.join(p.dir, "daemon.err")
-        t0 = time.monotonic()
         with open(errf, "wb") as ef:
             # stderr to a file, not a pipe: see test_daemon_releases_stderr.
+            # The timeout is a hang guard.
             rc = subprocess.run([RPROXYD, "-c", p.conf], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=ef, timeout=10).returncode
-        took = time.monotonic() - t0
+                                stdout=subprocess.DEVNULL, stderr=ef, timeout=30).returncode
         assert rc == 0, "exit %r: %s" % (rc, file_text(errf))
-        assert took < 3.0, "daemonizing took %.2fs" % took
-        # Exit 0 means serving: the very first request must work, no retry.
+        log = os.path.join(p.logdir, "rproxyd.log")
+        # Exit 0 means serving: the start line is written and the very first
+        # request must work, no retry.
+        ports = started_ports(file_text(log))
+        assert ports, "no event=start line in %s: %s" % (log, file_text(log))
+        p.port, p.metrics_port = ports
         st, hdrs, _ = http(p.port, "/", timeout=5)
         assert st == 200 and hdrs.get("x-backend") in ("backend1", "backend2"), (st, hdrs)
 
-        pid = read_pidfile(p.pidfile)
-        assert proc_state(pid) not in (None, "Z"), "pidfile names pid %d: not running" % pid
+        pid = read_pid(p.pidfile)
+        assert proc_alive(pid), "pidfile names pid %d: not running" % pid
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             assert os.path.basename(f.read().split(b"\0")[0]) == b"rproxyd"
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = proc_stat(pid)
         # Daemonized: not our child, leader of its own session.
         assert int(fields[1]) != os.getpid(), "daemon is still the test's child"
         assert int(fields[3]) == pid, "daemon is not a session leader (sid %s)" % fields[3]
@@ -370,8 +350,8 @@ def test_daemon_mode():
         assert "event=start" in file_text(os.path.join(p.logdir, "rproxyd.log"))
 
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: proc_gone(pid), timeout=10, what="daemon %d to exit" % pid)
-        wait_for(lambda: all(proc_gone(w) for w in workers), timeout=5, what="workers gone")
+        wait_for(lambda: not proc_alive(pid), timeout=10, what="daemon %d to exit" % pid)
+        wait_for(lambda: all(not proc_alive(w) for w in workers), timeout=5, what="workers gone")
         assert not os.path.exists(p.pidfile), "pidfile left behind"
         assert not os.path.exists(shm_path(pid)), "shm region left behind"
         assert "event=shutdown phase=done status=0" in \
@@ -382,20 +362,17 @@ def test_daemon_mode():
 
 
 def test_daemon_start_failure_port_in_use():
-    p = daemon_proxy(workers=1)
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    p = daemon_proxy(workers=1, port=blocker.getsockname()[1])
     try:
-        blocker.bind(("127.0.0.1", p.port))
-        blocker.listen(1)
         errf = os.path.join(p.dir, "daemon.err")
-        t0 = time.monotonic()
         with open(errf, "wb") as ef:
             rc = subprocess.run([RPROXYD, "-c", p.conf], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=ef, timeout=10).returncode
-        took = time.monotonic() - t0
+                                stdout=subprocess.DEVNULL, stderr=ef, timeout=30).returncode
         err = file_text(errf)
         assert rc == 1, "exit %r: %r" % (rc, err)
-        assert took < 3.0, took
         assert "127.0.0.1:%d" % p.port in err and "Address already in use" in err, err
         assert not os.path.exists(p.pidfile), "pidfile left behind by a failed start"
     finally:
@@ -422,7 +399,7 @@ def test_daemon_releases_stderr():
         r, _, _ = select.select([proc.stderr], [], [], 3.0)
         assert r, ("stderr pipe still open 3 s after the parent exited: some daemon "
                    "process still holds it (workers: %s)" %
-                   children(read_pidfile(p.pidfile)))
+                   children(read_pid(p.pidfile)))
         data = os.read(proc.stderr.fileno(), 4096)
         assert data == b"", "unexpected stderr output %r" % data
     finally:
@@ -441,7 +418,7 @@ def test_daemon_relative_config_reload():
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, timeout=10).returncode
         assert rc == 0, rc
-        pid = read_pidfile(p.pidfile)
+        pid = read_pid(p.pidfile)
         log = os.path.join(p.logdir, "rproxyd.log")
         os.kill(pid, signal.SIGHUP)
         wait_for(lambda: "event=reload result=" in file_text(log), timeout=5,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_signals.py: SIGTERM drain, SIGHUP reload under load and SIGUSR1 log reopening.
 
-SPEC section 6 on the real daemon: a SIGTERM lets every request in flight
+The SIGNALS section of rproxyd(8) on the real daemon: a SIGTERM lets every request in flight
 finish and answers late arrivals 503 (never a reset or a hang); SIGHUP swaps
 the configuration under load without one failed request, and keeps running
 on a broken file; SIGUSR1 makes logrotate work.
@@ -102,6 +102,7 @@ def test_drain_on_sigterm():
     p = Proxy([b1, b2], workers=12, request_timeout=5, shutdown_timeout=10,
               keepalive_timeout=30)
     results = [None] * 10
+    finished = []       # when each slow request got its answer
     threads = []
     idle = None
     try:
@@ -121,6 +122,7 @@ def test_drain_on_sigterm():
                 results[i] = http(p.port, "/sleep/2000", timeout=15)
             except Exception as e:    # noqa: BLE001 - any failure is the result
                 results[i] = ("error", repr(e))
+            finished.append(time.monotonic())
 
         for i in range(10):
             t = threading.Thread(target=slow, args=(i,))
@@ -167,11 +169,15 @@ def test_drain_on_sigterm():
             fresh = fc.response(9)
         finally:
             fc.close()
-        waited = time.monotonic() - t_fresh
+        t_503 = time.monotonic()
+        waited = t_503 - t_fresh
+        # Not queued behind the slow ones: answered before the first of them
+        # that was still running when it connected.
+        later = [t for t in list(finished) if t > t_fresh]
+        assert not later or t_503 < min(later), "the 503 came after a slow request finished"
         assert fresh[0] == "response" and fresh[1] == 503, fresh
         assert fresh[2].get("connection", "").lower() == "close", fresh
         assert "x-request-id" in fresh[2], fresh
-        assert waited < 1.0, "fresh connection waited %.2fs for its 503" % waited
         print("  fresh connection after SIGTERM: 503 after %.2fs" % waited)
 
         for t in threads:
@@ -183,11 +189,10 @@ def test_drain_on_sigterm():
             assert name in ("backend1", "backend2"), r
             assert r[2] == ("slept 2000 ms on %s\n" % name).encode(), r
 
-        left = 10.0 - (time.monotonic() - t0)
         try:
-            rc = p.proc.wait(max(left, 0.1))
+            rc = p.proc.wait(30)    # hang guard; phase=timeout below is the real check
         except subprocess.TimeoutExpired:
-            raise AssertionError("master still running at shutdown_timeout: %s" %
+            raise AssertionError("master still running 30 s after SIGTERM: %s" %
                                  p.logs()[-3000:])
         took = time.monotonic() - t0
         logs = p.logs()
@@ -213,7 +218,7 @@ def test_drain_on_sigterm():
 
 
 def test_request_after_sigterm_behind_one_in_flight():
-    """SPEC 6: a request that arrives after the signal on an open connection gets 503.
+    """A request that arrives after the signal on an open connection gets 503.
 
     Here it arrives while the connection's first request is still in flight,
     so the worker finds it waiting once the first response is done.
@@ -285,7 +290,7 @@ def pipelined_until(conn, req, at_response, deadline_s):
 def test_drain_with_pipelining_client():
     """A client that always has its next request queued must not hold a worker past SIGTERM.
 
-    Requests that arrive after the signal get 503 (SPEC 6), so the connection
+    Requests that arrive after the signal get 503, so the connection
     ends within a couple of responses; it must not be served until
     shutdown_timeout and then killed.
     """

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Proxy, free_port  # noqa: E402
+from harness import Proxy  # noqa: E402
 
 # Limits the proxy runs with, so the limit cases stay small.
 MAX_URI = 1024
@@ -201,11 +201,11 @@ class RecordingBackend(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port):
+    def __init__(self, port=0):
         super().__init__(("127.0.0.1", port), BackendHandler)
         self.recorder = Recorder()
         self.name = "rec"
-        self.port = port
+        port = self.port = self.server_address[1]
         self.url = "http://127.0.0.1:%d" % port
 
 
@@ -667,7 +667,7 @@ def make_test(case):
 def main():
     names = [c.name for c in CASES]
     assert len(names) == len(set(names)), "duplicate case names"
-    World.backend = RecordingBackend(free_port())
+    World.backend = RecordingBackend()
     thread = threading.Thread(target=World.backend.serve_forever, daemon=True)
     thread.start()
     World.proxy = Proxy([("rec", World.backend.url)], workers=1, max_retries=0,

@@ -333,7 +333,7 @@ static const struct {
 	  "backend b1 {\n url = \"http://a:2\"\n}\n", 9,
 	  "duplicate backend \"b1\"", 1 },
 	{ BACKEND_LINE "listen = \"0.0.0.0:70000\"\n", 2,
-	  "listen \"0.0.0.0:70000\": port out of range (1-65535)", 1 },
+	  "listen \"0.0.0.0:70000\": port out of range (0-65535)", 1 },
 	{ BACKEND_LINE "\n\nconnect_timeout = 0\n", 4,
 	  "connect_timeout: must be a positive number of seconds", 1 },
 	{ "# empty\nlisten = \"*:80\"\n", 0, "no backend defined", 1 },
@@ -375,7 +375,7 @@ static const struct {
 
 	/* Addresses. */
 	{ "listen = \"8080\"\n", 1, "listen \"8080\": expected host:port", 1 },
-	{ "listen = \"0.0.0.0:0\"\n", 1, "port out of range (1-65535)", 0 },
+	{ "listen = \"0.0.0.0:65536\"\n", 1, "port out of range (0-65535)", 0 },
 	{ "listen = \"0.0.0.0:\"\n", 1, "listen \"0.0.0.0:\": missing port", 1 },
 	{ "listen = \"0.0.0.0:8o\"\n", 1, "bad port \"8o\"", 0 },
 	{ "listen = \":8080\"\n", 1, "missing host", 0 },
@@ -548,11 +548,11 @@ static const struct {
 	{ "[::ffff:127.0.0.1]:65535", "::ffff:127.0.0.1", 65535, NULL },
 	{ "*:8080", "0.0.0.0", 8080, NULL },
 	{ "proxy.example.com:80", "proxy.example.com", 80, NULL },
-	{ "*:0", NULL, 0, "port out of range (1-65535)" },
+	{ "*:0", "0.0.0.0", 0, NULL },		/* the kernel picks the port */
 	{ "*:", NULL, 0, "missing port" },
 	{ "*", NULL, 0, "expected host:port" },
 	{ "", NULL, 0, "expected host:port" },
-	{ "a:65536", NULL, 0, "port out of range (1-65535)" },
+	{ "a:65536", NULL, 0, "port out of range (0-65535)" },
 	{ "a:-1", NULL, 0, "bad port" },
 	{ "[::1]", NULL, 0, "missing port" },
 };

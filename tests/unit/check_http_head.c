@@ -491,8 +491,8 @@ START_TEST(test_refused)
 END_TEST
 
 /*
- * BUG (fixed in http_head.c): SPEC 4 "Strictness" requires rejecting obs-fold
- * and whitespace before a colon; llhttp 8.1 built without LLHTTP_STRICT_MODE
+ * BUG (fixed in http_head.c): obs-fold and whitespace before a colon must be
+ * rejected (RFC 9112 5.1, 5.2); llhttp 8.1 built without LLHTTP_STRICT_MODE
  * accepts both, and a space inside a field name too, and the folded value
  * (CR LF inside it) or the name "Host " would be forwarded verbatim.
  */

@@ -123,7 +123,7 @@ END_TEST
  * BUG (rewrite.c hop_by_hop): a client naming Host in Connection makes the
  * proxy drop Host, and since the request had one, no default is written
  * either: the backend gets an HTTP/1.1 request without Host (RFC 9112 3.2),
- * where SPEC 4 says "keep Host". Headers the proxy sets itself are kept too.
+ * where Host must be kept. Headers the proxy sets itself are kept too.
  */
 START_TEST(test_request_connection_names_host)
 {
