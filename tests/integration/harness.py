@@ -122,6 +122,18 @@ def keepers(ppid):
     return [pid for pid in children(ppid) if comm(pid) == KEEPER_COMM]
 
 
+def status_rows(text):
+    """The backend table of `rproxyd -s status` output: {backend: columns}."""
+    lines = text.splitlines()
+    first = [i for i, ln in enumerate(lines) if ln.startswith("BACKEND ")]
+    rows = {}
+    for ln in lines[first[0] + 1:] if first else []:
+        cols = ln.split()
+        if len(cols) >= 9:
+            rows[cols[0]] = cols
+    return rows
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -31,11 +31,15 @@ def raise_fd_limit(need):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+_pending = {}    # socket -> bytes read past the last response (pipelined ones)
+
+
 def response(sock, timeout=10.0):
     """Read one response with a Content-Length body: (status, headers, body),
-    or ("eof"|"reset"|"timeout", None, bytes read so far)."""
+    or ("eof"|"reset"|"timeout", None, bytes read so far). Bytes of the next
+    response read along with it are kept for the next call."""
     sock.settimeout(timeout)
-    data = b""
+    data = _pending.pop(sock, b"")
     try:
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
@@ -55,6 +59,8 @@ def response(sock, timeout=10.0):
             if not chunk:
                 return "eof", None, data
             body += chunk
+        if len(body) > n:
+            _pending[sock] = body[n:]
         return status, headers, body[:n]
     except socket.timeout:
         return "timeout", None, data
@@ -277,7 +283,7 @@ def test_keeper_sigkill_under_load():
     """The keeper killed under load: respawned, logged and counted; requests
     in flight in workers complete; only the connections it held close."""
     b1 = Backend("backend1").start()
-    p = Proxy([b1], workers=6, keepalive_timeout=30)
+    p = Proxy([b1], workers=6, keepalive_timeout=30, request_timeout=5)
     idle = []
     loads = []
     try:

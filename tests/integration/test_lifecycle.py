@@ -436,12 +436,7 @@ def test_daemon_relative_config_reload():
 def status_rows(conf):
     """`rproxyd -s status -c conf`: (rc, stdout, stderr, {backend: columns})."""
     rc, out, err = rproxyd("-s", "status", "-c", conf)
-    rows = {}
-    for ln in out.splitlines()[2:]:
-        cols = ln.split()
-        if len(cols) >= 9:
-            rows[cols[0]] = cols
-    return rc, out, err, rows
+    return rc, out, err, harness.status_rows(out)
 
 
 def test_respawn_killed_worker_and_status():

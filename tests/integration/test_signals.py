@@ -17,6 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import RPROXYD, Backend, Proxy, run, wait_for, file_text, http  # noqa: E402
 
 
@@ -87,12 +88,7 @@ def status_inflight(conf):
                        timeout=5)
     if p.returncode != 0:
         return -1
-    total = 0
-    for ln in p.stdout.decode().splitlines()[2:]:
-        cols = ln.split()
-        if len(cols) >= 9:
-            total += int(cols[4])
-    return total
+    return sum(int(cols[4]) for cols in harness.status_rows(p.stdout.decode()).values())
 
 
 def test_drain_on_sigterm():
