@@ -221,29 +221,87 @@ log_set_stderr(int to_stderr)
 	log_stderr = to_stderr;
 }
 
+/*
+ * The log directory, checked before root opens anything in it: only root,
+ * this process's user or the workers' user may own it, and nobody else may
+ * write it, or they could plant links there for root to follow.
+ */
+static int
+log_dir_open(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen)
+{
+	struct stat	st;
+	int		dfd;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "log_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(dfd, &st) == -1)
+		snprintf(err, errlen, "log_dir %s: fstat: %s", dir, strerror(errno));
+	else if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != owner)
+		snprintf(err, errlen, "log_dir %s: owned by uid %ld, not root or the "
+		    "workers' user: refused", dir, (long)st.st_uid);
+	else if (st.st_mode & S_IWOTH)
+		snprintf(err, errlen, "log_dir %s: writable by others (mode %04o): refused",
+		    dir, (unsigned)(st.st_mode & 07777));
+	else if ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid() &&
+	    st.st_gid != group)
+		snprintf(err, errlen, "log_dir %s: writable by group %ld: refused", dir,
+		    (long)st.st_gid);
+	else
+		return dfd;
+	close(dfd);
+	return -1;
+}
+
+/*
+ * DIR/name for appending. Never follows a symbolic link, takes only a regular
+ * file with one link, and gives to owner only a file it has just created: the
+ * workers' user may write in DIR, so an existing name may be a trap for root.
+ */
 static int
 log_open_file(const char *dir, const char *name, uid_t owner, gid_t group, char *err,
     size_t errlen)
 {
-	char	path[PATH_MAX + 32];
-	int	fd;
+	/* O_NONBLOCK: a planted FIFO must not hang the open; cleared below. */
+	const int	flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	struct stat	st;
+	int		dfd, fd, created = 1;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((dfd = log_dir_open(dir, owner, group, err, errlen)) == -1)
+		return -1;
 	/* O_APPEND: each line is one write(), so lines of workers never interleave. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = openat(dfd, name, flags | O_CREAT | O_EXCL, 0640);
+	if (fd == -1 && errno == EEXIST) {
+		created = 0;
+		fd = openat(dfd, name, flags);
+	}
+	close(dfd);
 	if (fd == -1) {
-		if (err != NULL)
-			snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "open %s/%s: %s", dir, name,
+		    errno == ELOOP ? "a symbolic link: refused" : strerror(errno));
 		return -1;
 	}
-	/* Root (the master) hands the file to the workers' user, who reopen it. */
-	if (owner != (uid_t)-1 && geteuid() == 0 && fchown(fd, owner, group) == -1) {
-		if (err != NULL)
-			snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (fstat(fd, &st) == -1)
+		snprintf(err, errlen, "fstat %s/%s: %s", dir, name, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errlen, "open %s/%s: not a regular file: refused", dir, name);
+	else if (st.st_nlink != 1)
+		snprintf(err, errlen, "open %s/%s: %lu hard links: refused", dir, name,
+		    (unsigned long)st.st_nlink);
+	else if (!created && st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != owner)
+		snprintf(err, errlen, "open %s/%s: owned by uid %ld, not root or the "
+		    "workers' user: refused", dir, name, (long)st.st_uid);
+	else if (fcntl(fd, F_SETFL, O_APPEND) == -1)
+		snprintf(err, errlen, "fcntl %s/%s: %s", dir, name, strerror(errno));
+	/* Root (the master) hands a new file to the workers' user, who reopen it. */
+	else if (created && owner != (uid_t)-1 && geteuid() == 0 &&
+	    fchown(fd, owner, group) == -1)
+		snprintf(err, errlen, "chown %s/%s: %s", dir, name, strerror(errno));
+	else
+		return fd;
+	close(fd);
+	return -1;
 }
 
 int

@@ -23,8 +23,10 @@ void	log_set_stderr(int to_stderr);
 
 /*
  * Also write to DIR/rproxyd.log and DIR/access.log; "" closes them. -1 with
- * err. Files this process opens, now and on reopen, are given to owner and
- * group unless owner is (uid_t)-1.
+ * err. Files this process creates, now and on reopen, are given to owner and
+ * group unless owner is (uid_t)-1. DIR must be owned by root, this process's
+ * user or owner and not writable by others; a file is never opened through a
+ * symbolic link and must be regular with one link.
  */
 int	log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen);
 

@@ -774,6 +774,121 @@ def test_backend_reopens_log_on_sigusr1():
         assert "after-1" not in harness.file_text(log + ".1")
 
 
+# ---------------------------------------------------------------- links planted for root
+
+def workers_user():
+    """The pwd entry of `nobody`, for tests of what the workers' user can plant;
+    Skip when this process cannot act as it."""
+    import pwd
+    if os.geteuid() != 0:
+        raise Skip("needs root to act as the workers' user")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+
+
+def planting_ground(st, pw, name):
+    """(d/name, d/secret, secret's state): d a fresh directory the workers'
+    user can reach, d/name a directory that user owns, d/secret a root-only
+    file standing for /etc/shadow."""
+    d = tempfile.mkdtemp(prefix="rproxyd-plant-")
+    st.callback(shutil.rmtree, d, True)
+    os.chmod(d, 0o755)
+    up = os.path.dirname(d)
+    while up != "/":
+        if not os.stat(up).st_mode & 0o001:
+            raise Skip("%s is not searchable by %s" % (up, pw.pw_name))
+        up = os.path.dirname(up)
+    sub = os.path.join(d, name)
+    os.mkdir(sub, 0o755)
+    os.chown(sub, pw.pw_uid, pw.pw_gid)
+    secret = os.path.join(d, "secret")
+    with open(secret, "wb") as f:
+        f.write(b"root:secret:1::::::\n")
+    os.chmod(secret, 0o600)
+    return sub, secret, secret_state(secret)
+
+
+def as_user(pw, *argv):
+    """Run argv as the workers' user: what they can plant, they plant."""
+    subprocess.run(argv, user=pw.pw_uid, group=pw.pw_gid, check=True, timeout=10)
+
+
+def secret_state(path):
+    st = os.lstat(path)
+    with open(path, "rb") as f:
+        return st.st_uid, st.st_gid, st.st_mode & 0o7777, f.read()
+
+
+def test_log_symlink_planted_by_workers_user_is_refused():
+    """The workers' user owns log_dir and swaps access.log for a link to a
+    root-only file before SIGUSR1 (logrotate's signal), then before a restart:
+    root refuses the link both times, says so, and the target is untouched."""
+    pw = workers_user()
+    with contextlib.ExitStack() as st:
+        logdir, secret, before = planting_ground(st, pw, "logs")
+        b = Backend("sl1")
+        st.callback(b.stop)
+        b.start()
+        p = Proxy([b], workers=1, user=pw.pw_name, log_dir=logdir, shutdown_timeout=5)
+        st.callback(p.cleanup)
+        p.start()
+        access = os.path.join(logdir, "access.log")
+        assert fetch(p.port, "/", [("X-Request-ID", "before-plant")]).status == 200
+        wait_for(lambda: "request_id=before-plant " in harness.file_text(access),
+                 timeout=5, what="the first access line")
+        as_user(pw, "sh", "-c", 'rm -f "$1" && ln -s "$2" "$1"', "sh", access, secret)
+        p.signal(signal.SIGUSR1)
+        wait_for(lambda: "event=reopen_logs" in p.logs(), what="event=reopen_logs")
+        assert fetch(p.port, "/", [("X-Request-ID", "after-plant")]).status == 200
+        wait_for(lambda: "request_id=after-plant" in p.logs(), what="the next access line")
+        assert secret_state(secret) == before, "root followed the link: %r" % (
+            secret_state(secret),)
+        assert re.search(r'event=log_reopen_failed error="open [^"]*access\.log: '
+                         r'a symbolic link: refused"', p.logs()), p.logs()
+        assert p.stop() == 0, p.logs()
+        # A restart meets the link at start: refused, nothing started.
+        p.start(wait=False)
+        assert p.proc.wait(10) == 1, p.logs()
+        assert re.search(r"access\.log: a symbolic link: refused", p.logs()), p.logs()
+        assert secret_state(secret) == before, secret_state(secret)
+
+
+def test_pidfile_symlink_is_refused():
+    """A pidfile name planted as a link to a root-only file: the start is
+    refused with the reason, and the target is not truncated."""
+    pw = workers_user()
+    with contextlib.ExitStack() as st:
+        run, secret, before = planting_ground(st, pw, "run")
+        p = Proxy([("pl1", "http://127.0.0.1:%d" % harness.free_port())], workers=1)
+        st.callback(p.cleanup)
+        p.pidfile = os.path.join(run, "rproxyd.pid")
+        p.write_config()
+        as_user(pw, "ln", "-s", secret, p.pidfile)
+        p.start(wait=False)
+        assert p.proc.wait(10) == 1, p.logs()
+        assert "pidfile %s: a symbolic link: refused" % p.pidfile in p.logs(), p.logs()
+        assert secret_state(secret) == before, secret_state(secret)
+
+
+def test_log_dir_writable_by_others_is_refused():
+    """A log_dir anybody may write (where anybody may plant links) fails the start."""
+    with contextlib.ExitStack() as st:
+        d = tempfile.mkdtemp(prefix="rproxyd-logdir-")
+        st.callback(shutil.rmtree, d, True)
+        os.chmod(d, 0o777)
+        p = Proxy([("wo1", "http://127.0.0.1:%d" % harness.free_port())], workers=1,
+                  log_dir=d)
+        st.callback(p.cleanup)
+        p.start(wait=False)
+        assert p.proc.wait(10) == 1, p.logs()
+        assert "log_dir %s: writable by others (mode 0777): refused" % d in p.logs(), \
+            p.logs()
+        assert os.listdir(d) == [], os.listdir(d)
+
+
+
 if __name__ == "__main__":
     harness.run([test_syslog_delivery,
           test_syslog_stalled_reader_does_not_stop_proxy,
@@ -781,4 +896,7 @@ if __name__ == "__main__":
           test_rotation_under_load_loses_no_line,
           test_client_values_cannot_break_key_value,
           test_errno_events_stay_key_value,
-          test_backend_reopens_log_on_sigusr1])
+          test_backend_reopens_log_on_sigusr1,
+          test_log_symlink_planted_by_workers_user_is_refused,
+          test_pidfile_symlink_is_refused,
+          test_log_dir_writable_by_others_is_refused])
