@@ -26,10 +26,15 @@ enum http_head_error {
 	HEAD_TOO_MANY,		/* 431: too many header (or trailer) lines */
 	HEAD_VERSION,		/* 505: a well-formed HTTP/x.y other than 1.0 and 1.1 */
 	HEAD_CODING,		/* 501: a transfer coding other than chunked, before it */
+	HEAD_CHUNK,		/* 400: a chunk size or chunk extensions over the limits */
 };
 
 /* Trailer section bytes allowed when the caller sets no max_trailer. */
 #define HTTP_TRAILER_MAX	16384
+/* Chunk extension bytes allowed in one message (CVE-2024-22019's class). */
+#define HTTP_CHUNK_EXT_MAX	16384
+/* Digits of one chunk size, leading zeros included: 16 hold any 64-bit size. */
+#define HTTP_CHUNK_DIGITS_MAX	16
 
 typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
 
@@ -48,6 +53,10 @@ typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
  * chunked are the trouble). Trailer fields are checked the same way, counted
  * against maxheaders and max_trailer bytes, and then dropped: they never
  * enter headers[], and may arrive in pieces from buffers since reused.
+ * A chunk size of more than HTTP_CHUNK_DIGITS_MAX digits, or more than
+ * HTTP_CHUNK_EXT_MAX bytes of chunk extensions in a message, is HEAD_CHUNK.
+ * body_raw counts the body as it came, chunk framing and trailers included,
+ * so that a body limit can count what the peer really sent.
  */
 struct http_head {
 	llhttp_t		 parser;
@@ -75,6 +84,14 @@ struct http_head {
 	size_t			 ntrailers;
 	size_t			 trailer_bytes;
 	int			 head_scanned;	/* the raw head was checked for obs-fold */
+	int			 size_line;	/* in a chunk-size line: 1 digits, 2 extensions */
+	int			 chunk_paused;	/* paused at a chunk's end to find the next line */
+	int			 last_chunk;	/* the zero-size chunk was seen */
+	size_t			 chunk_digits;	/* of the current chunk size */
+	size_t			 chunk_ext;	/* extension bytes in this message */
+	uint64_t		 body_raw;	/* body bytes as sent, through the latest on_body */
+	uint64_t		 body_raw_fed;	/* body bytes as sent, in earlier feeds */
+	int			 feed_body;	/* the running feed started in the body */
 
 	int			 head_complete;
 	int			 msg_complete;
