@@ -519,6 +519,18 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 		pos = (size_t)(llhttp_get_error_pos(&h->parser) - data);
 	}
 	h->feed_start = NULL;
+	/*
+	 * "GET /path" CRLF is HTTP/0.9 to llhttp, which then waits for header
+	 * lines such a client never sends: refused as soon as the line ends. A
+	 * target followed by a byte in the data has ended on that byte.
+	 */
+	if (e == HPE_OK && h->url != NULL && h->version == NULL &&
+	    h->url + h->urllen < data + len &&
+	    (h->url[h->urllen] == '\r' || h->url[h->urllen] == '\n')) {
+		h->error = HEAD_BAD;
+		llhttp_set_error_reason(&h->parser, "request line without a version");
+		return -1;
+	}
 	switch (e) {
 	case HPE_OK:
 		used = (long)len;
@@ -584,6 +596,49 @@ http_list_has(const char *value, size_t len, const char *token)
 			return 1;
 	}
 	return 0;
+}
+
+/* RFC 3986 2.3 and 2.2: unreserved and sub-delims. */
+static int
+is_host_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+int
+http_host_valid(const char *s, size_t len)
+{
+	size_t	i = 0;
+
+	if (len > 0 && s[0] == '[') {
+		/* IP-literal: an IPv6 address or IPvFuture, checked for its bytes only. */
+		for (i = 1; i < len && s[i] != ']'; i++)
+			if (!is_host_char((unsigned char)s[i]) && s[i] != ':')
+				return 0;
+		if (i == len || i == 1)
+			return 0;
+		i++;
+	} else {
+		/* reg-name or IPv4address. */
+		for (; i < len && s[i] != ':'; i++) {
+			if (s[i] == '%') {
+				if (i + 2 >= len || !is_hex((unsigned char)s[i + 1]) ||
+				    !is_hex((unsigned char)s[i + 2]))
+					return 0;
+				i += 2;
+			} else if (!is_host_char((unsigned char)s[i]))
+				return 0;
+		}
+	}
+	if (i == len)
+		return 1;
+	if (s[i++] != ':')
+		return 0;
+	for (; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }
 
 const struct http_header *

@@ -46,7 +46,8 @@ typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
  * one buffer) and must not move while the head is in use.
  *
  * Beyond llhttp, a request is refused when its request line is not exactly
- * "method SP target SP HTTP/1.x", its version is not 1.0 or 1.1 (HEAD_VERSION
+ * "method SP target SP HTTP/1.x" (one without a version, as soon as it
+ * ends), its version is not 1.0 or 1.1 (HEAD_VERSION
  * when well-formed), it has obs-fold or a line starting with whitespace, a
  * field name that is empty or not a token, or a Transfer-Encoding other than
  * one final chunked on HTTP/1.1 (HEAD_CODING when only the codings before
@@ -133,6 +134,12 @@ const char *http_head_error_reason(const struct http_head *h);
 
 /* Case-insensitive compare of a counted string with a C string. */
 int	http_token_eq(const char *s, size_t len, const char *lit);
+
+/*
+ * Is a Host value well-formed: empty, or uri-host [ ":" port ] of RFC 3986
+ * 3.2.2 and 3.2.3 (RFC 9112 3.2)? No whitespace, userinfo or path.
+ */
+int	http_host_valid(const char *s, size_t len);
 
 /* Does a comma-separated header value contain token (case-insensitive)? */
 int	http_list_has(const char *value, size_t len, const char *token);

@@ -7,10 +7,14 @@
 
 #include "rewrite.h"
 
-/* Always hop-by-hop, or rewritten by the proxy from what it parsed. */
+/*
+ * Always hop-by-hop, or rewritten by the proxy from what it parsed.
+ * HTTP2-Settings belongs to an h2c upgrade, which is never passed on, even
+ * when Connection does not name it (RFC 7540 3.2.1).
+ */
 static const char *const hop_headers[] = {
 	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"transfer-encoding", "upgrade", "content-length", NULL,
+	"transfer-encoding", "upgrade", "content-length", "http2-settings", NULL,
 };
 
 /* Set by the proxy on the way to the backend. */

@@ -473,6 +473,8 @@ static const struct {
 	{ HTTP_REQUEST, "GET / HTTP/1.10\r\nHost: h\r\n\r\n", 0, "two-digit minor version" },
 	{ HTTP_REQUEST, "GET / http/1.1\r\nHost: h\r\n\r\n", 0, "lower-case HTTP" },
 	{ HTTP_REQUEST, "GET /\r\n\r\n", 0, "HTTP/0.9 request line" },
+	{ HTTP_REQUEST, "GET /path\r\n", 0, "HTTP/0.9 request line, nothing after it" },
+	{ HTTP_REQUEST, "GET /path\n", 0, "HTTP/0.9 request line ended by LF" },
 	{ HTTP_RESPONSE, "HTTP/1.1 2000 OK\r\n\r\n", 0, "four-digit status" },
 	{ HTTP_RESPONSE, "garbage\r\n\r\n", 0, "not HTTP at all" },
 };
@@ -825,6 +827,52 @@ START_TEST(test_body_raw)
 }
 END_TEST
 
+/* An HTTP/0.9 line is refused when it ends, byte by byte too, not at a timeout. */
+START_TEST(test_http09_refused_at_line_end)
+{
+	static const char	line[] = "GET /path\r\n";
+	size_t			i;
+	long			n = 0;
+
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	for (i = 0; i < sizeof(line) - 1 && n >= 0; i++)
+		n = http_head_feed(&head, line + i, 1);
+	ck_assert_int_eq(n, -1);
+	ck_assert_uint_eq(i, strlen("GET /path\r"));
+	ck_assert_int_eq(head.error, HEAD_BAD);
+	ck_assert_str_eq(http_head_error_reason(&head), "request line without a version");
+	/* "GET /path" and more to come is no HTTP/0.9 yet. */
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	ck_assert_int_eq(http_head_feed(&head, line, strlen("GET /path")), strlen("GET /path"));
+}
+END_TEST
+
+/* RFC 9112 3.2 and RFC 3986 3.2.2: what a Host value may be. */
+START_TEST(test_host_valid)
+{
+	static const char *const good[] = {
+		"", "example.com", "example.com:8080", "EXAMPLE.com:", "127.0.0.1",
+		"127.0.0.1:80", "[::1]", "[::1]:8080", "[v1.fe80::a+en1]", "a-b_c~d.e",
+		"xn--bcher-kva.example", "%41%42", "a!$&'()*+,;=b",
+	};
+	static const char *const bad[] = {
+		"a b", " a", "a ", "a\tb", "a/b", "a?b", "a#b", "u@example.com", "a:b",
+		"a:80:80", "[::1", "[]", "[::1]x", "[::1]:x", "::1", "%4", "%zz", "a\"b",
+		"a\\b", "a<b", "a\x7f", "caf\xe9",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(http_host_valid(good[i], strlen(good[i])), "refused \"%s\"",
+		    good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!http_host_valid(bad[i], strlen(bad[i])), "accepted \"%s\"",
+		    bad[i]);
+	/* Counted: the bytes after len are not read. */
+	ck_assert_int_eq(http_host_valid("ab cd", 2), 1);
+}
+END_TEST
+
 /* After a refused message, a reset parser takes a good one. */
 START_TEST(test_reset_after_error)
 {
@@ -892,6 +940,8 @@ http_head_suite(void)
 	tcase_add_test(tc, test_trailer_limits);
 	tcase_add_test(tc, test_value_across_feeds);
 	tcase_add_test(tc, test_chunk_limits);
+	tcase_add_test(tc, test_http09_refused_at_line_end);
+	tcase_add_test(tc, test_host_valid);
 	tcase_add_test(tc, test_body_raw);
 	tcase_add_test(tc, test_reset_after_error);
 	tcase_add_test(tc, test_tokens);
