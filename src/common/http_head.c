@@ -581,6 +581,12 @@ http_token_eq(const char *s, size_t len, const char *lit)
 int
 http_list_has(const char *value, size_t len, const char *token)
 {
+	return http_list_has_n(value, len, token, strlen(token));
+}
+
+int
+http_list_has_n(const char *value, size_t len, const char *token, size_t toklen)
+{
 	size_t	i = 0, start, end;
 
 	while (i < len) {
@@ -592,7 +598,8 @@ http_list_has(const char *value, size_t len, const char *token)
 		end = i;
 		while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
 			end--;
-		if (end > start && http_token_eq(value + start, end - start, token))
+		if (end - start == toklen && toklen > 0 &&
+		    strncasecmp(value + start, token, toklen) == 0)
 			return 1;
 	}
 	return 0;

@@ -143,5 +143,7 @@ int	http_host_valid(const char *s, size_t len);
 
 /* Does a comma-separated header value contain token (case-insensitive)? */
 int	http_list_has(const char *value, size_t len, const char *token);
+/* The same for a counted token (a field name in the caller's buffer). */
+int	http_list_has_n(const char *value, size_t len, const char *token, size_t toklen);
 
 #endif

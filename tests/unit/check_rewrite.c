@@ -142,6 +142,25 @@ START_TEST(test_request_connection_names_host)
 }
 END_TEST
 
+/* A field named in Connection is dropped whatever its name's length (issue 14). */
+START_TEST(test_request_connection_long_name)
+{
+	char	in[2048], want[1024], name[600];
+	size_t	len;
+
+	for (len = 120; len < sizeof(name); len += len < 140 ? 1 : 200) {
+		memset(name, 'x', len);
+		name[len] = '\0';
+		snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: h\r\nConnection: %s\r\n"
+		    "%s: secret\r\nX-%s: kept\r\n\r\n", name, name, name);
+		snprintf(want, sizeof(want), "GET / HTTP/1.1\r\nHost: h\r\nX-%s: kept\r\n"
+		    "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n"
+		    "X-Forwarded-Host: h\r\nX-Request-ID: rid-0001\r\n\r\n", name);
+		assert_request(in, &rreq, want);
+	}
+}
+END_TEST
+
 /*
  * HTTP2-Settings goes with Upgrade: h2c, which is never passed on: dropped
  * though Connection does not name it (issue 14).
@@ -633,6 +652,7 @@ rewrite_suite(void)
 	tcase_add_test(tc, test_request_xff_new);
 	tcase_add_test(tc, test_request_underscore_aliases);
 	tcase_add_test(tc, test_request_http2_settings_dropped);
+	tcase_add_test(tc, test_request_connection_long_name);
 	tcase_add_test(tc, test_request_framing);
 	tcase_add_test(tc, test_request_http10);
 	tcase_add_test(tc, test_request_small_buffer);
