@@ -46,6 +46,18 @@ static int	syslog_stalled;		/* gave up waiting: no more waits until one is sent 
 static uint64_t	syslog_dropped;		/* lines lost since the last one sent */
 static int64_t	syslog_retry_at;	/* no connect attempt before this (monotonic ns) */
 
+/*
+ * The stderr copy (-f) never blocks either: a supervisor or a pipe that
+ * stops reading would otherwise stop every worker, and SIGTERM with them.
+ * A pipe or terminal gets a non-blocking description of its own (O_NONBLOCK
+ * on the shared one would reach the shell or the supervisor too), a socket
+ * MSG_DONTWAIT; a line that would block is dropped and counted, and
+ * "event=stderr_dropped lines=N" follows the next line that goes through.
+ */
+static int	stderr_fd = STDERR_FILENO;
+static int	stderr_sock;		/* stderr is a socket: send(MSG_DONTWAIT) */
+static uint64_t	stderr_dropped;
+
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
@@ -189,11 +201,79 @@ log_syslog(int pri, const char *msg)
 		log_write_file(log_fd, LOG_WARNING, note);
 }
 
+static void
+stderr_open(void)
+{
+	struct stat	st;
+	int		fd;
+
+	if (stderr_fd != STDERR_FILENO)
+		close(stderr_fd);
+	stderr_fd = STDERR_FILENO;
+	stderr_sock = 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		stderr_sock = 1;
+		return;
+	}
+	/* A regular file does not block; reopening it would lose O_APPEND. */
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return;
+	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd != -1)
+		stderr_fd = fd;
+}
+
+/* One line to stderr if it fits now: 0, or -1 dropped. */
+static int
+stderr_send(const char *msg)
+{
+	char		line[LOG_LINE_MAX + 64];
+	struct pollfd	pfd = { stderr_fd, POLLOUT, 0 };
+	ssize_t		n;
+	int		len;
+
+	len = snprintf(line, sizeof(line), "rproxyd[%ld]: %s\n", (long)getpid(), msg);
+	if (len < 0)
+		return -1;
+	if ((size_t)len >= sizeof(line))
+		len = (int)sizeof(line) - 1;
+	if (stderr_sock)
+		n = send(stderr_fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else if (stderr_fd == STDERR_FILENO && poll(&pfd, 1, 0) == 0)
+		n = -1;		/* no description of our own: look before writing */
+	else
+		n = write(stderr_fd, line, (size_t)len);
+	return n == len ? 0 : -1;
+}
+
+static void
+log_to_stderr(const char *msg)
+{
+	char	note[64];
+
+	if (stderr_send(msg) == -1) {
+		stderr_dropped++;
+		return;
+	}
+	if (stderr_dropped == 0 || LOG_WARNING > log_level)
+		return;
+	snprintf(note, sizeof(note), "event=stderr_dropped lines=%" PRIu64, stderr_dropped);
+	if (stderr_send(note) == -1)
+		return;		/* told with the next line that goes through */
+	stderr_dropped = 0;
+	if (log_fd != -1)
+		log_write_file(log_fd, LOG_WARNING, note);
+}
+
 void
 log_init(const char *ident, int facility, int level, int to_stderr)
 {
 	log_level = level;
 	log_stderr = to_stderr;
+	if (to_stderr)
+		stderr_open();
 	snprintf(syslog_ident, sizeof(syslog_ident), "%s", ident);
 	syslog_facility = facility;
 	/* For any direct syslog(3) call; our lines go through syslog_send(). */
@@ -219,6 +299,8 @@ void
 log_set_stderr(int to_stderr)
 {
 	log_stderr = to_stderr;
+	if (to_stderr)
+		stderr_open();
 }
 
 /*
@@ -439,6 +521,7 @@ log_write_file(int fd, int pri, const char *msg)
 	struct tm	tm;
 	int		n;
 
+
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
@@ -468,7 +551,7 @@ log_vmsg(int pri, int access, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	log_syslog(pri, msg);
 	if (log_stderr)
-		fprintf(stderr, "rproxyd[%ld]: %s\n", (long)getpid(), msg);
+		log_to_stderr(msg);
 	if (access && access_fd != -1)
 		log_write_file(access_fd, pri, msg);
 	else if (!access && log_fd != -1)

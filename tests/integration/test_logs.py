@@ -686,14 +686,15 @@ def test_syslog_stalled_reader_does_not_stop_proxy():
         assert notes, "the drop is not reported in rproxyd.log"
 
 
-def logged_proxy(st, backend):
-    """One backend and a one-worker proxy logging to a fresh log_dir: (dir, proxy)."""
+def logged_proxy(st, backend, cls=None, workers=1, **keys):
+    """One backend and a proxy (of class cls, one worker unless told) logging
+    to a fresh log_dir: (dir, proxy)."""
     d = tempfile.mkdtemp(prefix="rproxyd-logdir-")
     st.callback(shutil.rmtree, d, True)
     b = Backend(backend)
     st.callback(b.stop)
     b.start()
-    p = Proxy([b], workers=1, log_dir=d, shutdown_timeout=5)
+    p = (cls or Proxy)([b], workers=workers, log_dir=d, shutdown_timeout=5, **keys)
     st.callback(p.cleanup)
     p.start()
     return d, p
@@ -889,6 +890,81 @@ def test_log_dir_writable_by_others_is_refused():
 
 
 
+# ---------------------------------------------------------------- stderr
+
+class PipedProxy(Proxy):
+    """rproxyd -f whose stderr is a pipe that the test reads only when it chooses."""
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf], stdout=self.logf,
+                                     stderr=subprocess.PIPE)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
+                 what="rproxyd on %d" % self.port)
+        assert self.proc.poll() is None, "rproxyd exited %s" % self.proc.returncode
+        return self
+
+    def pending(self):
+        """Bytes waiting in the stderr pipe."""
+        import array
+        import fcntl
+        import termios
+        buf = array.array("i", [0])
+        fcntl.ioctl(self.proc.stderr.fileno(), termios.FIONREAD, buf)
+        return buf[0]
+
+    def drain(self):
+        """What the pipe holds now, read without waiting."""
+        n = self.pending()
+        return os.read(self.proc.stderr.fileno(), n).decode("utf-8", "replace") if n else ""
+
+
+def test_stderr_stalled_reader_does_not_stop_proxy():
+    """-f under a supervisor that stops reading stderr: requests are still
+    served and SIGTERM still stops the daemon; the lost lines are counted and
+    reported once the pipe is read again (issue 14 item 7)."""
+    import fcntl
+    with contextlib.ExitStack() as st:
+        d, p = logged_proxy(st, "stderrb1", PipedProxy, workers=2)
+        # A one-page pipe fills within a few lines (F_SETPIPE_SZ).
+        size = fcntl.fcntl(p.proc.stderr.fileno(), 1031, 4096)
+        i = 0
+        while p.pending() < size - 512:
+            assert i < 1000, "stderr never filled: %d bytes" % p.pending()
+            assert fetch(p.port, "/fill/%d" % i, timeout=10).status == 200
+            i += 1
+        # Full: a blocking write would hang the worker in the middle of a request.
+        for j in range(40):
+            try:
+                r = fetch(p.port, "/stalled/%d" % j, [("X-Request-ID", "stalled-%d" % j)],
+                          timeout=10)
+            except OSError as e:
+                raise AssertionError("request %d with stderr not read: %r" % (j, e))
+            assert r.status == 200, r.status
+        ids = [kv(m)["request_id"] for _, _, _, m in file_lines(os.path.join(d, "access.log"))]
+        assert all("stalled-%d" % j in ids for j in range(40)), "access.log lost lines"
+        # Read again: the next line of a process that dropped some says how many.
+        out = [p.drain()]
+
+        def reported():
+            assert fetch(p.port, "/again", timeout=10).status == 200
+            out.append(p.drain())
+            return re.search(r"event=stderr_dropped lines=(\d+)", "".join(out))
+        m = wait_for(reported, timeout=10, interval=0.05, what="event=stderr_dropped")
+        assert int(m.group(1)) >= 1, m.group(0)
+        wait_for(lambda: events(os.path.join(d, "rproxyd.log"), "event=stderr_dropped"),
+                 timeout=5, what="the drop in rproxyd.log")
+        # Stalled again, SIGTERM still stops everything.
+        while p.pending() < size - 512:
+            assert fetch(p.port, "/refill", timeout=10).status == 200
+        p.signal(signal.SIGTERM)
+        try:
+            rc = p.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("SIGTERM did not stop rproxyd with stderr not read")
+        assert rc == 0, rc
+
+
 if __name__ == "__main__":
     harness.run([test_syslog_delivery,
           test_syslog_stalled_reader_does_not_stop_proxy,
@@ -899,4 +975,5 @@ if __name__ == "__main__":
           test_backend_reopens_log_on_sigusr1,
           test_log_symlink_planted_by_workers_user_is_refused,
           test_pidfile_symlink_is_refused,
-          test_log_dir_writable_by_others_is_refused])
+          test_log_dir_writable_by_others_is_refused,
+          test_stderr_stalled_reader_does_not_stop_proxy])
