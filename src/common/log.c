@@ -576,8 +576,11 @@ log_verr(int pri, const char *fmt, va_list ap)
 	int	saved = errno;
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* No error to tell: no error="Success". */
+	if (saved == 0)
+		log_msg(pri, "%s", buf);
 	/* An event stays key=value pairs; plain text gets the classic form. */
-	if (strncmp(buf, "event=", 6) == 0)
+	else if (strncmp(buf, "event=", 6) == 0)
 		log_msg(pri, "%s error=\"%s\"", buf, strerror(saved));
 	else
 		log_msg(pri, "%s: %s", buf, strerror(saved));

@@ -50,7 +50,8 @@ int	log_rotate(uint64_t max_size, unsigned keep);
 
 /*
  * log_warn and fatal append ": strerror(errno)", or ' error="strerror(errno)"'
- * to a key=value event (a message starting "event="); the x forms do not.
+ * to a key=value event (a message starting "event="), unless errno is 0; the
+ * x forms do not.
  */
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
