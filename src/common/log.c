@@ -25,6 +25,7 @@
 
 static int	log_level = LOG_INFO;
 static int	log_stderr;
+static int	log_started;		/* log_open_dir() ran once: the start is past */
 static char	log_dir[PATH_MAX];
 static int	log_fd = -1;		/* DIR/rproxyd.log */
 static int	access_fd = -1;		/* DIR/access.log */
@@ -413,6 +414,11 @@ log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen
 	log_owner = owner;
 	log_group = group;
 	snprintf(log_dir, sizeof(log_dir), "%s", dir != NULL ? dir : "");
+	/* At start only: later, stderr is /dev/null or already has lines. */
+	if (!log_started && log_fd == -1 && syslog_fd == -1)
+		fprintf(stderr, "rproxyd: warning: no syslog socket at %s and no log_dir: "
+		    "log lines go %s\n", _PATH_LOG, log_stderr ? "to stderr only" : "nowhere");
+	log_started = 1;
 	return 0;
 }
 
@@ -521,14 +527,17 @@ log_write_file(int fd, int pri, const char *msg)
 	struct tm	tm;
 	int		n;
 
+	long		off;
 
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
+	/* ISO 8601 with the numeric offset: local time that says which it is. */
+	off = tm.tm_gmtoff < 0 ? -tm.tm_gmtoff : tm.tm_gmtoff;
 	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ld rproxyd[%ld] %s: %s\n",
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%c%02ld:%02ld rproxyd[%ld] %s: %s\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (long)tv.tv_usec / 1000, (long)getpid(),
-	    level_names[pri & LOG_PRIMASK], msg);
+	    tm.tm_sec, (long)tv.tv_usec / 1000, tm.tm_gmtoff < 0 ? '-' : '+',
+	    off / 3600, off / 60 % 60, (long)getpid(), level_names[pri & LOG_PRIMASK], msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -540,15 +549,86 @@ log_write_file(int fd, int pri, const char *msg)
 		return;
 }
 
+/* Does s start a key=value pair: [a-z_][a-z0-9_]*= ? */
+static int
+kv_key_at(const char *s)
+{
+	const char	*q = s;
+
+	if (!((*q >= 'a' && *q <= 'z') || *q == '_'))
+		return 0;
+	while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')
+		q++;
+	return *q == '=';
+}
+
+static int
+is_hexdigit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+size_t
+log_kv_quote(char *dst, size_t dstsz, const char *src)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		ch;
+	size_t			j = 0, need;
+	int			quoted = 0, next;
+
+	if (dstsz == 0)
+		return 0;
+	for (; *src != '\0'; src++) {
+		ch = (unsigned char)*src;
+		need = 1;
+		next = quoted;
+		if (!quoted && ch == '"' && j > 0 && dst[j - 1] == '=')
+			next = 1;
+		else if (quoted && ch == '"' && (src[1] == '\0' ||
+		    (src[1] == ' ' && kv_key_at(src + 2))))
+			next = 0;
+		else if (ch == '\\' && src[1] == 'x' && is_hexdigit(src[2]) &&
+		    is_hexdigit(src[3]))
+			need = 0;	/* already \xHH, from log_escape(): kept whole */
+		else if (ch < ' ' || ch >= 0x7f || (quoted && (ch == '"' || ch == '\\')))
+			need = 4;
+		/* Room for this, and for a closing quote. */
+		if (j + (need == 1 ? 1 : 4) + (size_t)next + 1 > dstsz)
+			break;
+		quoted = next;
+		if (need == 4) {
+			dst[j++] = '\\';
+			dst[j++] = 'x';
+			dst[j++] = hex[ch >> 4];
+			dst[j++] = hex[ch & 0xf];
+		} else if (need == 0) {
+			memcpy(dst + j, src, 4);
+			j += 4;
+			src += 3;
+		} else
+			dst[j++] = (char)ch;
+	}
+	if (quoted)
+		dst[j++] = '"';		/* cut short inside a value */
+	dst[j] = '\0';
+	return j;
+}
+
 void
 log_vmsg(int pri, int access, const char *fmt, va_list ap)
 {
-	char	msg[LOG_LINE_MAX];
+	char	raw[LOG_LINE_MAX], msg[LOG_LINE_MAX];
 	int	saved = errno;
 
 	if ((pri & LOG_PRIMASK) > log_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/*
+	 * A key=value line stays one: a quoted value that holds a quote (a
+	 * config error naming "max_retrys"), a backslash or a control byte gets
+	 * them as \xHH. Other lines only lose control bytes.
+	 */
+	log_kv_quote(msg, sizeof(msg), raw);
 	log_syslog(pri, msg);
 	if (log_stderr)
 		log_to_stderr(msg);

@@ -38,6 +38,16 @@ int	log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t er
  */
 const char	*log_escape(char *dst, size_t dstsz, const char *s, size_t n);
 
+/*
+ * Copy a formatted line to dst (dstsz bytes) so that it stays key=value
+ * pairs: inside a quoted value, a '"' that does not end it (one ends it
+ * before the end or before " key="), a '\' that does not start a \xHH
+ * escape, and bytes outside printable ASCII become \xHH; outside, the
+ * latter only. Cut short, never inside an escape, and a value cut short is
+ * closed. Returns the length.
+ */
+size_t	log_kv_quote(char *dst, size_t dstsz, const char *src);
+
 /* Reopen the log files (after logrotate moved them). */
 void	log_reopen(void);
 

@@ -40,9 +40,9 @@ LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4,
 KV = r'[a-z_][a-z0-9_]*=(?:"(?:[^"\\]|\\.)*"|[^\s"]+)'
 KV_LINE_RE = re.compile(r'^%s(?: %s)*$' % (KV, KV))
 KV_RE = re.compile(r'([a-z_][a-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
-# A line of rproxyd.log or access.log.
+# A line of rproxyd.log or access.log: ISO 8601 local time with its offset.
 FILE_LINE_RE = re.compile(
-    r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) rproxyd\[(\d+)\] ([a-z]+): (.*)$')
+    r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) rproxyd\[(\d+)\] ([a-z]+): (.*)$')
 # glibc's datagram: "<PRI>Mmm dd hh:mm:ss IDENT[PID]: MESSAGE".
 SYSLOG_RE = re.compile(r'^<(\d{1,3})>(.+?) ([^\s\[\]]+)\[(\d+)\]: (.*)$', re.S)
 ACCESS_KEYS = ["request_id", "client", "method", "target", "status", "backend",
@@ -890,7 +890,7 @@ def test_log_dir_writable_by_others_is_refused():
 
 
 
-# ---------------------------------------------------------------- stderr
+# ---------------------------------------------------------------- stderr, quoting, time, rotation off
 
 class PipedProxy(Proxy):
     """rproxyd -f whose stderr is a pipe that the test reads only when it chooses."""
@@ -965,6 +965,69 @@ def test_stderr_stalled_reader_does_not_stop_proxy():
         assert rc == 0, rc
 
 
+def test_quoted_values_escaped_and_time_offset():
+    """A config error quoting a key stays one key=value field in the reload
+    failure line (issue 16); file timestamps carry the UTC offset of TZ."""
+    with contextlib.ExitStack() as st:
+        old_tz = os.environ.get("TZ")
+        os.environ["TZ"] = "XST-05:30"      # 5 h 30 min east of UTC
+        st.callback(lambda: os.environ.pop("TZ") if old_tz is None
+                    else os.environ.__setitem__("TZ", old_tz))
+        d, p = logged_proxy(st, "quoteb1")
+        log = os.path.join(d, "rproxyd.log")
+        with open(p.conf, "a") as f:
+            f.write('max_retrys = 3\n')
+        p.signal(signal.SIGHUP)
+        got = wait_for(lambda: events(log, "event=reload", "result=failure"), timeout=10,
+                       what="the reload failure in rproxyd.log")
+        # events() has checked every line is key=value pairs.
+        err = got[0][3]["error"]
+        assert "unknown key \\x22max_retrys\\x22" in err, err
+        assert got[0][3]["action"] == "keep_running", got[0][3]
+        stamps = [ts for ts, _, _, _ in file_lines(log)]
+        assert stamps and all(ts.endswith("+05:30") for ts in stamps), stamps
+
+
+def test_log_max_size_zero_never_rotates():
+    """log_max_size = 0: logrotate alone rotates; the built-in rotation is off."""
+    with contextlib.ExitStack() as st:
+        d, p = logged_proxy(st, "norotb1", log_max_size=0)
+        access = os.path.join(d, "access.log")
+        while os.path.getsize(access) < 8192:
+            assert fetch(p.port, "/big/" + "x" * 200).status == 200
+        # The master looks at the sizes once a second: give it a few looks.
+        time.sleep(3)
+        assert fetch(p.port, "/last").status == 200
+        assert sorted(os.listdir(d)) == ["access.log", "rproxyd.log"], os.listdir(d)
+
+
+def test_warning_when_logs_go_nowhere():
+    """No syslog socket and no log_dir: a warning on stderr at start; with a
+    log_dir, none."""
+    with contextlib.ExitStack() as st:
+        root = tempfile.mkdtemp(prefix="rproxyd-nolog-")
+        st.callback(shutil.rmtree, root, True)
+        ns = Namespace(root, os.path.join(root, "no-such.sock"))
+        ns.check()
+        b = Backend("nologb1")
+        st.callback(b.stop)
+        b.start()
+        p = NsProxy(ns, [b], workers=1, shutdown_timeout=5)
+        st.callback(p.cleanup)
+        p.start()
+        assert fetch(p.port, "/").status == 200
+        assert p.stop() == 0
+        assert "rproxyd: warning: no syslog socket at /dev/log and no log_dir: " \
+            "log lines go to stderr only" in p.logs(), p.logs()
+        d = os.path.join(root, "logs")
+        os.mkdir(d)
+        q = NsProxy(ns, [b], workers=1, shutdown_timeout=5, log_dir=d)
+        st.callback(q.cleanup)
+        q.start()
+        assert q.stop() == 0
+        assert "warning: no syslog socket" not in q.logs(), q.logs()
+
+
 if __name__ == "__main__":
     harness.run([test_syslog_delivery,
           test_syslog_stalled_reader_does_not_stop_proxy,
@@ -976,4 +1039,7 @@ if __name__ == "__main__":
           test_log_symlink_planted_by_workers_user_is_refused,
           test_pidfile_symlink_is_refused,
           test_log_dir_writable_by_others_is_refused,
-          test_stderr_stalled_reader_does_not_stop_proxy])
+          test_stderr_stalled_reader_does_not_stop_proxy,
+          test_quoted_values_escaped_and_time_offset,
+          test_log_max_size_zero_never_rotates,
+          test_warning_when_logs_go_nowhere])

@@ -1,13 +1,66 @@
-/* check_log.c: unit tests of the log lines. */
+/* check_log.c: unit tests of the log lines: quoting, errno, timestamps. */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_util.h"
 #include "log.h"
+
+static const struct {
+	const char	*in;
+	const char	*out;
+} quotes[] = {
+	/* Issue 16: a config error that quotes a key. */
+	{ "event=reload error=\"f:1: unknown key \"max_retrys\"\" action=keep_running",
+	  "event=reload error=\"f:1: unknown key \\x22max_retrys\\x22\" action=keep_running" },
+	{ "event=x error=\"a \"b\"\"", "event=x error=\"a \\x22b\\x22\"" },
+	{ "event=x a=\"p\\q\" b=1", "event=x a=\"p\\x5cq\" b=1" },
+	/* log_escape() output passes as it is. */
+	{ "target=\"/a\\x22b\\x5c\" status=200", "target=\"/a\\x22b\\x5c\" status=200" },
+	{ "event=x error=\"line\nbreak\"", "event=x error=\"line\\x0abreak\"" },
+	{ "event=x a=1\r\nb=2", "event=x a=1\\x0d\\x0ab=2" },
+	{ "event=x a=\"open", "event=x a=\"open\"" },
+	{ "event=x a=\"caf\xc3\xa9\"", "event=x a=\"caf\\xc3\\xa9\"" },
+	{ "plain text: \"quoted\" stays", "plain text: \"quoted\" stays" },
+	{ "event=x a=\"\" b=\"c\"", "event=x a=\"\" b=\"c\"" },
+};
+
+START_TEST(test_kv_quote)
+{
+	char	out[256];
+
+	ck_assert_uint_eq(log_kv_quote(out, sizeof(out), quotes[_i].in), strlen(quotes[_i].out));
+	ck_assert_str_eq(out, quotes[_i].out);
+}
+END_TEST
+
+/* Cut short: never inside an escape, and an open value is closed. */
+START_TEST(test_kv_quote_short)
+{
+	char		 out[16];
+	const char	*bs;
+	size_t		 n, size;
+
+	for (size = 1; size <= sizeof(out); size++) {
+		n = log_kv_quote(out, size, size % 2 ? "k=\"ab\"\"\"cd\" x=1" :
+		    "k=\"a\\x22\\x22\\x22c\" x=1");
+		ck_assert_uint_lt(n, size);
+		ck_assert_uint_eq(strlen(out), n);
+		if (n > 3)
+			ck_assert_msg(out[n - 1] == '"', "%zu: %s", size, out);
+		/* The last escape is whole: \x and two hex digits. */
+		bs = strrchr(out, '\\');
+		ck_assert_msg(bs == NULL || (strlen(bs) >= 4 && isxdigit((unsigned char)bs[2]) &&
+		    isxdigit((unsigned char)bs[3])), "%zu: %s", size, out);
+	}
+}
+END_TEST
 
 static char	logdir[] = "/tmp/check_log.XXXXXX";
 
@@ -74,13 +127,46 @@ START_TEST(test_warn_without_errno)
 }
 END_TEST
 
+/* Issue 16: ISO 8601 local time with its numeric offset. */
+START_TEST(test_timestamp_offset)
+{
+	static const char *const zones[][2] = {
+		{ "UTC0", "+00:00" }, { "XST-05:30", "+05:30" }, { "YST09:45", "-09:45" },
+	};
+	regex_t	re;
+	char	*text, want[32];
+	size_t	i;
+
+	open_logs();
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		setenv("TZ", zones[i][0], 1);
+		tzset();
+		log_notice("event=zone i=%zu", i);
+	}
+	text = read_log();
+	ck_assert_int_eq(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+	    "\\.[0-9]{3}[+-][0-9]{2}:[0-9]{2} rproxyd\\[[0-9]+\\] notice: event=zone",
+	    REG_EXTENDED | REG_NEWLINE), 0);
+	ck_assert_msg(regexec(&re, text, 0, NULL, 0) == 0, "%s", text);
+	regfree(&re);
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		snprintf(want, sizeof(want), "%s rproxyd[", zones[i][1]);
+		ck_assert_msg(strstr(text, want) != NULL, "no %s in %s", zones[i][1], text);
+	}
+	close_logs();
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
 	Suite	*s = suite_create("log");
 	TCase	*tc = tcase_create("core");
 
+	tcase_add_loop_test(tc, test_kv_quote, 0, sizeof(quotes) / sizeof(quotes[0]));
+	tcase_add_test(tc, test_kv_quote_short);
 	tcase_add_test(tc, test_warn_without_errno);
+	tcase_add_test(tc, test_timestamp_offset);
 	suite_add_tcase(s, tc);
 	return s;
 }
