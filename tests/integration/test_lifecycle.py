@@ -322,6 +322,8 @@ def test_stale_regions_cleaned_at_start():
     planted = []
     try:
         live.start()
+        # The port listens a moment before the region exists.
+        wait_for(lambda: os.path.exists(shm_path(live.proc.pid)), what="the live region")
         # Old, like a stale one, but its master runs and maps it: kept.
         t = time.time() - 3600
         os.utime(shm_path(live.proc.pid), (t, t))
