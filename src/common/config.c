@@ -54,7 +54,7 @@
 	X(LEVEL, "log_level",		"info",	log_level, 0, 0)	\
 	X(FACILITY, "syslog_facility",	"daemon", syslog_facility, 0, 0) \
 	X(STR,	"log_dir",		"",	log_dir, 0, 0)		\
-	X(SIZE,	"log_max_size",		"10m",	log_max_size, 1024, 0)	\
+	X(SIZE,	"log_max_size",		"10m",	log_max_size, 0, 0)	\
 	X(INT,	"log_keep",		5,	log_keep, 0, 100)
 
 /* Keys inside each "backend NAME { }" section, same columns. */

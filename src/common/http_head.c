@@ -39,6 +39,9 @@ head_clear(struct http_head *h)
 	h->nheaders = h->ntrailers = h->trailer_bytes = h->fieldlen = 0;
 	h->field_state = FIELD_NONE;
 	h->head_complete = h->msg_complete = h->head_scanned = 0;
+	h->size_line = h->chunk_paused = h->last_chunk = 0;
+	h->chunk_digits = h->chunk_ext = 0;
+	h->body_raw = h->body_raw_fed = 0;
 }
 
 static int
@@ -325,6 +328,8 @@ on_headers_complete(llhttp_t *p)
 		return -1;
 	h->head_complete = 1;
 	h->field_state = FIELD_NONE;
+	/* The body starts with a chunk-size line. */
+	h->size_line = http_head_chunked(h) ? 1 : 0;
 	if (h->skip_body)
 		return 1;	/* no body; the message-complete pause follows */
 	return HPE_PAUSED;
@@ -338,7 +343,66 @@ on_body(llhttp_t *p, const char *at, size_t n)
 	/* llhttp closes an open span with an empty call: no data, nothing to do. */
 	if (h->on_body == NULL || n == 0)
 		return 0;
+	if (h->feed_body)
+		h->body_raw = h->body_raw_fed + (uint64_t)(at + n - h->feed_start);
 	return h->on_body(h->body_ctx, at, n) == 0 ? 0 : -1;
+}
+
+static int
+on_chunk_header(llhttp_t *p)
+{
+	HEAD(p)->last_chunk = p->content_length == 0;
+	return 0;
+}
+
+/*
+ * Pause at each chunk's end but the last (whose end comes after the
+ * trailers): http_head_feed() learns there where the next size line starts.
+ */
+static int
+on_chunk_complete(llhttp_t *p)
+{
+	struct http_head	*h = HEAD(p);
+
+	if (h->last_chunk)
+		return 0;
+	h->chunk_paused = 1;
+	return HPE_PAUSED;
+}
+
+static int
+is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * Count the size line that starts (or goes on) at data, up to its LF, before
+ * llhttp reads it: llhttp takes any number of leading zeros and extension
+ * bytes, without a callback until the line ends. -1 over a limit.
+ */
+static int
+size_line_scan(struct http_head *h, const char *data, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len && h->size_line != 0; i++) {
+		if (data[i] == '\n') {
+			h->size_line = 0;
+			h->chunk_digits = 0;
+		} else if (h->size_line == 1 && is_hex((unsigned char)data[i])) {
+			if (++h->chunk_digits > HTTP_CHUNK_DIGITS_MAX)
+				goto over;
+		} else {
+			h->size_line = 2;
+			if (data[i] != '\r' && ++h->chunk_ext > HTTP_CHUNK_EXT_MAX)
+				goto over;
+		}
+	}
+	return 0;
+over:
+	h->error = HEAD_CHUNK;
+	return -1;
 }
 
 static int
@@ -398,6 +462,8 @@ http_head_init(struct http_head *h, llhttp_type_t type, struct http_header *head
 	h->settings.on_header_value_complete = on_header_value_complete;
 	h->settings.on_headers_complete = on_headers_complete;
 	h->settings.on_body = on_body;
+	h->settings.on_chunk_header = on_chunk_header;
+	h->settings.on_chunk_complete = on_chunk_complete;
 	h->settings.on_message_complete = on_message_complete;
 	h->headers = headers;
 	h->maxheaders = maxheaders;
@@ -425,6 +491,7 @@ long
 http_head_feed(struct http_head *h, const char *data, size_t len)
 {
 	llhttp_errno_t	e;
+	size_t		pos = 0;
 	long		used;
 
 	/*
@@ -433,12 +500,37 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 	 */
 	if (h->msg_complete)
 		return 0;
-	/* Zero bytes still let a paused parser finish a message that has no body. */
-	if (llhttp_get_errno(&h->parser) == HPE_PAUSED)
-		llhttp_resume(&h->parser);
 	h->feed_start = data;
-	e = llhttp_execute(&h->parser, data, len);
+	h->feed_body = h->head_complete;
+	for (;;) {
+		/* Zero bytes still let a paused parser finish a message that has no body. */
+		if (llhttp_get_errno(&h->parser) == HPE_PAUSED)
+			llhttp_resume(&h->parser);
+		if (h->size_line != 0 && size_line_scan(h, data + pos, len - pos) == -1) {
+			h->feed_start = NULL;
+			return -1;
+		}
+		e = llhttp_execute(&h->parser, data + pos, len - pos);
+		if (e != HPE_PAUSED || !h->chunk_paused)
+			break;
+		/* A chunk ended: the next size line starts where llhttp stopped. */
+		h->chunk_paused = 0;
+		h->size_line = 1;
+		pos = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+	}
 	h->feed_start = NULL;
+	/*
+	 * "GET /path" CRLF is HTTP/0.9 to llhttp, which then waits for header
+	 * lines such a client never sends: refused as soon as the line ends. A
+	 * target followed by a byte in the data has ended on that byte.
+	 */
+	if (e == HPE_OK && h->url != NULL && h->version == NULL &&
+	    h->url + h->urllen < data + len &&
+	    (h->url[h->urllen] == '\r' || h->url[h->urllen] == '\n')) {
+		h->error = HEAD_BAD;
+		llhttp_set_error_reason(&h->parser, "request line without a version");
+		return -1;
+	}
 	switch (e) {
 	case HPE_OK:
 		used = (long)len;
@@ -451,6 +543,10 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 		if (h->error == HEAD_OK)
 			h->error = HEAD_BAD;
 		return -1;
+	}
+	if (h->feed_body) {
+		h->body_raw_fed += (uint64_t)used;
+		h->body_raw = h->body_raw_fed;
 	}
 	if (h->head_complete && !h->head_scanned &&
 	    head_scan(h, data + used) == -1) {
@@ -485,6 +581,12 @@ http_token_eq(const char *s, size_t len, const char *lit)
 int
 http_list_has(const char *value, size_t len, const char *token)
 {
+	return http_list_has_n(value, len, token, strlen(token));
+}
+
+int
+http_list_has_n(const char *value, size_t len, const char *token, size_t toklen)
+{
 	size_t	i = 0, start, end;
 
 	while (i < len) {
@@ -496,10 +598,54 @@ http_list_has(const char *value, size_t len, const char *token)
 		end = i;
 		while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
 			end--;
-		if (end > start && http_token_eq(value + start, end - start, token))
+		if (end - start == toklen && toklen > 0 &&
+		    strncasecmp(value + start, token, toklen) == 0)
 			return 1;
 	}
 	return 0;
+}
+
+/* RFC 3986 2.3 and 2.2: unreserved and sub-delims. */
+static int
+is_host_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+int
+http_host_valid(const char *s, size_t len)
+{
+	size_t	i = 0;
+
+	if (len > 0 && s[0] == '[') {
+		/* IP-literal: an IPv6 address or IPvFuture, checked for its bytes only. */
+		for (i = 1; i < len && s[i] != ']'; i++)
+			if (!is_host_char((unsigned char)s[i]) && s[i] != ':')
+				return 0;
+		if (i == len || i == 1)
+			return 0;
+		i++;
+	} else {
+		/* reg-name or IPv4address. */
+		for (; i < len && s[i] != ':'; i++) {
+			if (s[i] == '%') {
+				if (i + 2 >= len || !is_hex((unsigned char)s[i + 1]) ||
+				    !is_hex((unsigned char)s[i + 2]))
+					return 0;
+				i += 2;
+			} else if (!is_host_char((unsigned char)s[i]))
+				return 0;
+		}
+	}
+	if (i == len)
+		return 1;
+	if (s[i++] != ':')
+		return 0;
+	for (; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }
 
 const struct http_header *
@@ -579,6 +725,8 @@ http_head_error_reason(const struct http_head *h)
 		return "HTTP version not supported";
 	case HEAD_CODING:
 		return "transfer coding not implemented";
+	case HEAD_CHUNK:
+		return "chunk size or extensions too long";
 	case HEAD_BAD:
 		break;
 	}

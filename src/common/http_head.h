@@ -26,10 +26,15 @@ enum http_head_error {
 	HEAD_TOO_MANY,		/* 431: too many header (or trailer) lines */
 	HEAD_VERSION,		/* 505: a well-formed HTTP/x.y other than 1.0 and 1.1 */
 	HEAD_CODING,		/* 501: a transfer coding other than chunked, before it */
+	HEAD_CHUNK,		/* 400: a chunk size or chunk extensions over the limits */
 };
 
 /* Trailer section bytes allowed when the caller sets no max_trailer. */
 #define HTTP_TRAILER_MAX	16384
+/* Chunk extension bytes allowed in one message (CVE-2024-22019's class). */
+#define HTTP_CHUNK_EXT_MAX	16384
+/* Digits of one chunk size, leading zeros included: 16 hold any 64-bit size. */
+#define HTTP_CHUNK_DIGITS_MAX	16
 
 typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
 
@@ -41,13 +46,18 @@ typedef int (*http_body_fn)(void *ctx, const char *data, size_t len);
  * one buffer) and must not move while the head is in use.
  *
  * Beyond llhttp, a request is refused when its request line is not exactly
- * "method SP target SP HTTP/1.x", its version is not 1.0 or 1.1 (HEAD_VERSION
+ * "method SP target SP HTTP/1.x" (one without a version, as soon as it
+ * ends), its version is not 1.0 or 1.1 (HEAD_VERSION
  * when well-formed), it has obs-fold or a line starting with whitespace, a
  * field name that is empty or not a token, or a Transfer-Encoding other than
  * one final chunked on HTTP/1.1 (HEAD_CODING when only the codings before
  * chunked are the trouble). Trailer fields are checked the same way, counted
  * against maxheaders and max_trailer bytes, and then dropped: they never
  * enter headers[], and may arrive in pieces from buffers since reused.
+ * A chunk size of more than HTTP_CHUNK_DIGITS_MAX digits, or more than
+ * HTTP_CHUNK_EXT_MAX bytes of chunk extensions in a message, is HEAD_CHUNK.
+ * body_raw counts the body as it came, chunk framing and trailers included,
+ * so that a body limit can count what the peer really sent.
  */
 struct http_head {
 	llhttp_t		 parser;
@@ -75,6 +85,14 @@ struct http_head {
 	size_t			 ntrailers;
 	size_t			 trailer_bytes;
 	int			 head_scanned;	/* the raw head was checked for obs-fold */
+	int			 size_line;	/* in a chunk-size line: 1 digits, 2 extensions */
+	int			 chunk_paused;	/* paused at a chunk's end to find the next line */
+	int			 last_chunk;	/* the zero-size chunk was seen */
+	size_t			 chunk_digits;	/* of the current chunk size */
+	size_t			 chunk_ext;	/* extension bytes in this message */
+	uint64_t		 body_raw;	/* body bytes as sent, through the latest on_body */
+	uint64_t		 body_raw_fed;	/* body bytes as sent, in earlier feeds */
+	int			 feed_body;	/* the running feed started in the body */
 
 	int			 head_complete;
 	int			 msg_complete;
@@ -117,7 +135,15 @@ const char *http_head_error_reason(const struct http_head *h);
 /* Case-insensitive compare of a counted string with a C string. */
 int	http_token_eq(const char *s, size_t len, const char *lit);
 
+/*
+ * Is a Host value well-formed: empty, or uri-host [ ":" port ] of RFC 3986
+ * 3.2.2 and 3.2.3 (RFC 9112 3.2)? No whitespace, userinfo or path.
+ */
+int	http_host_valid(const char *s, size_t len);
+
 /* Does a comma-separated header value contain token (case-insensitive)? */
 int	http_list_has(const char *value, size_t len, const char *token);
+/* The same for a counted token (a field name in the caller's buffer). */
+int	http_list_has_n(const char *value, size_t len, const char *token, size_t toklen);
 
 #endif

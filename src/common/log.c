@@ -25,6 +25,7 @@
 
 static int	log_level = LOG_INFO;
 static int	log_stderr;
+static int	log_started;		/* log_open_dir() ran once: the start is past */
 static char	log_dir[PATH_MAX];
 static int	log_fd = -1;		/* DIR/rproxyd.log */
 static int	access_fd = -1;		/* DIR/access.log */
@@ -45,6 +46,18 @@ static int	syslog_stream;		/* SOCK_STREAM log socket: records end in NUL */
 static int	syslog_stalled;		/* gave up waiting: no more waits until one is sent */
 static uint64_t	syslog_dropped;		/* lines lost since the last one sent */
 static int64_t	syslog_retry_at;	/* no connect attempt before this (monotonic ns) */
+
+/*
+ * The stderr copy (-f) never blocks either: a supervisor or a pipe that
+ * stops reading would otherwise stop every worker, and SIGTERM with them.
+ * A pipe or terminal gets a non-blocking description of its own (O_NONBLOCK
+ * on the shared one would reach the shell or the supervisor too), a socket
+ * MSG_DONTWAIT; a line that would block is dropped and counted, and
+ * "event=stderr_dropped lines=N" follows the next line that goes through.
+ */
+static int	stderr_fd = STDERR_FILENO;
+static int	stderr_sock;		/* stderr is a socket: send(MSG_DONTWAIT) */
+static uint64_t	stderr_dropped;
 
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -189,11 +202,79 @@ log_syslog(int pri, const char *msg)
 		log_write_file(log_fd, LOG_WARNING, note);
 }
 
+static void
+stderr_open(void)
+{
+	struct stat	st;
+	int		fd;
+
+	if (stderr_fd != STDERR_FILENO)
+		close(stderr_fd);
+	stderr_fd = STDERR_FILENO;
+	stderr_sock = 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		stderr_sock = 1;
+		return;
+	}
+	/* A regular file does not block; reopening it would lose O_APPEND. */
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return;
+	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd != -1)
+		stderr_fd = fd;
+}
+
+/* One line to stderr if it fits now: 0, or -1 dropped. */
+static int
+stderr_send(const char *msg)
+{
+	char		line[LOG_LINE_MAX + 64];
+	struct pollfd	pfd = { stderr_fd, POLLOUT, 0 };
+	ssize_t		n;
+	int		len;
+
+	len = snprintf(line, sizeof(line), "rproxyd[%ld]: %s\n", (long)getpid(), msg);
+	if (len < 0)
+		return -1;
+	if ((size_t)len >= sizeof(line))
+		len = (int)sizeof(line) - 1;
+	if (stderr_sock)
+		n = send(stderr_fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else if (stderr_fd == STDERR_FILENO && poll(&pfd, 1, 0) == 0)
+		n = -1;		/* no description of our own: look before writing */
+	else
+		n = write(stderr_fd, line, (size_t)len);
+	return n == len ? 0 : -1;
+}
+
+static void
+log_to_stderr(const char *msg)
+{
+	char	note[64];
+
+	if (stderr_send(msg) == -1) {
+		stderr_dropped++;
+		return;
+	}
+	if (stderr_dropped == 0 || LOG_WARNING > log_level)
+		return;
+	snprintf(note, sizeof(note), "event=stderr_dropped lines=%" PRIu64, stderr_dropped);
+	if (stderr_send(note) == -1)
+		return;		/* told with the next line that goes through */
+	stderr_dropped = 0;
+	if (log_fd != -1)
+		log_write_file(log_fd, LOG_WARNING, note);
+}
+
 void
 log_init(const char *ident, int facility, int level, int to_stderr)
 {
 	log_level = level;
 	log_stderr = to_stderr;
+	if (to_stderr)
+		stderr_open();
 	snprintf(syslog_ident, sizeof(syslog_ident), "%s", ident);
 	syslog_facility = facility;
 	/* For any direct syslog(3) call; our lines go through syslog_send(). */
@@ -219,31 +300,91 @@ void
 log_set_stderr(int to_stderr)
 {
 	log_stderr = to_stderr;
+	if (to_stderr)
+		stderr_open();
 }
 
+/*
+ * The log directory, checked before root opens anything in it: only root,
+ * this process's user or the workers' user may own it, and nobody else may
+ * write it, or they could plant links there for root to follow.
+ */
+static int
+log_dir_open(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen)
+{
+	struct stat	st;
+	int		dfd;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "log_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(dfd, &st) == -1)
+		snprintf(err, errlen, "log_dir %s: fstat: %s", dir, strerror(errno));
+	else if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != owner)
+		snprintf(err, errlen, "log_dir %s: owned by uid %ld, not root or the "
+		    "workers' user: refused", dir, (long)st.st_uid);
+	else if (st.st_mode & S_IWOTH)
+		snprintf(err, errlen, "log_dir %s: writable by others (mode %04o): refused",
+		    dir, (unsigned)(st.st_mode & 07777));
+	else if ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid() &&
+	    st.st_gid != group)
+		snprintf(err, errlen, "log_dir %s: writable by group %ld: refused", dir,
+		    (long)st.st_gid);
+	else
+		return dfd;
+	close(dfd);
+	return -1;
+}
+
+/*
+ * DIR/name for appending. Never follows a symbolic link, takes only a regular
+ * file with one link, and gives to owner only a file it has just created: the
+ * workers' user may write in DIR, so an existing name may be a trap for root.
+ */
 static int
 log_open_file(const char *dir, const char *name, uid_t owner, gid_t group, char *err,
     size_t errlen)
 {
-	char	path[PATH_MAX + 32];
-	int	fd;
+	/* O_NONBLOCK: a planted FIFO must not hang the open; cleared below. */
+	const int	flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	struct stat	st;
+	int		dfd, fd, created = 1;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((dfd = log_dir_open(dir, owner, group, err, errlen)) == -1)
+		return -1;
 	/* O_APPEND: each line is one write(), so lines of workers never interleave. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = openat(dfd, name, flags | O_CREAT | O_EXCL, 0640);
+	if (fd == -1 && errno == EEXIST) {
+		created = 0;
+		fd = openat(dfd, name, flags);
+	}
+	close(dfd);
 	if (fd == -1) {
-		if (err != NULL)
-			snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "open %s/%s: %s", dir, name,
+		    errno == ELOOP ? "a symbolic link: refused" : strerror(errno));
 		return -1;
 	}
-	/* Root (the master) hands the file to the workers' user, who reopen it. */
-	if (owner != (uid_t)-1 && geteuid() == 0 && fchown(fd, owner, group) == -1) {
-		if (err != NULL)
-			snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (fstat(fd, &st) == -1)
+		snprintf(err, errlen, "fstat %s/%s: %s", dir, name, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errlen, "open %s/%s: not a regular file: refused", dir, name);
+	else if (st.st_nlink != 1)
+		snprintf(err, errlen, "open %s/%s: %lu hard links: refused", dir, name,
+		    (unsigned long)st.st_nlink);
+	else if (!created && st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != owner)
+		snprintf(err, errlen, "open %s/%s: owned by uid %ld, not root or the "
+		    "workers' user: refused", dir, name, (long)st.st_uid);
+	else if (fcntl(fd, F_SETFL, O_APPEND) == -1)
+		snprintf(err, errlen, "fcntl %s/%s: %s", dir, name, strerror(errno));
+	/* Root (the master) hands a new file to the workers' user, who reopen it. */
+	else if (created && owner != (uid_t)-1 && geteuid() == 0 &&
+	    fchown(fd, owner, group) == -1)
+		snprintf(err, errlen, "chown %s/%s: %s", dir, name, strerror(errno));
+	else
+		return fd;
+	close(fd);
+	return -1;
 }
 
 int
@@ -273,6 +414,11 @@ log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen
 	log_owner = owner;
 	log_group = group;
 	snprintf(log_dir, sizeof(log_dir), "%s", dir != NULL ? dir : "");
+	/* At start only: later, stderr is /dev/null or already has lines. */
+	if (!log_started && log_fd == -1 && syslog_fd == -1)
+		fprintf(stderr, "rproxyd: warning: no syslog socket at %s and no log_dir: "
+		    "log lines go %s\n", _PATH_LOG, log_stderr ? "to stderr only" : "nowhere");
+	log_started = 1;
 	return 0;
 }
 
@@ -381,13 +527,17 @@ log_write_file(int fd, int pri, const char *msg)
 	struct tm	tm;
 	int		n;
 
+	long		off;
+
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
+	/* ISO 8601 with the numeric offset: local time that says which it is. */
+	off = tm.tm_gmtoff < 0 ? -tm.tm_gmtoff : tm.tm_gmtoff;
 	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ld rproxyd[%ld] %s: %s\n",
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%c%02ld:%02ld rproxyd[%ld] %s: %s\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (long)tv.tv_usec / 1000, (long)getpid(),
-	    level_names[pri & LOG_PRIMASK], msg);
+	    tm.tm_sec, (long)tv.tv_usec / 1000, tm.tm_gmtoff < 0 ? '-' : '+',
+	    off / 3600, off / 60 % 60, (long)getpid(), level_names[pri & LOG_PRIMASK], msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -399,18 +549,89 @@ log_write_file(int fd, int pri, const char *msg)
 		return;
 }
 
+/* Does s start a key=value pair: [a-z_][a-z0-9_]*= ? */
+static int
+kv_key_at(const char *s)
+{
+	const char	*q = s;
+
+	if (!((*q >= 'a' && *q <= 'z') || *q == '_'))
+		return 0;
+	while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')
+		q++;
+	return *q == '=';
+}
+
+static int
+is_hexdigit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+size_t
+log_kv_quote(char *dst, size_t dstsz, const char *src)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		ch;
+	size_t			j = 0, need;
+	int			quoted = 0, next;
+
+	if (dstsz == 0)
+		return 0;
+	for (; *src != '\0'; src++) {
+		ch = (unsigned char)*src;
+		need = 1;
+		next = quoted;
+		if (!quoted && ch == '"' && j > 0 && dst[j - 1] == '=')
+			next = 1;
+		else if (quoted && ch == '"' && (src[1] == '\0' ||
+		    (src[1] == ' ' && kv_key_at(src + 2))))
+			next = 0;
+		else if (ch == '\\' && src[1] == 'x' && is_hexdigit(src[2]) &&
+		    is_hexdigit(src[3]))
+			need = 0;	/* already \xHH, from log_escape(): kept whole */
+		else if (ch < ' ' || ch >= 0x7f || (quoted && (ch == '"' || ch == '\\')))
+			need = 4;
+		/* Room for this, and for a closing quote. */
+		if (j + (need == 1 ? 1 : 4) + (size_t)next + 1 > dstsz)
+			break;
+		quoted = next;
+		if (need == 4) {
+			dst[j++] = '\\';
+			dst[j++] = 'x';
+			dst[j++] = hex[ch >> 4];
+			dst[j++] = hex[ch & 0xf];
+		} else if (need == 0) {
+			memcpy(dst + j, src, 4);
+			j += 4;
+			src += 3;
+		} else
+			dst[j++] = (char)ch;
+	}
+	if (quoted)
+		dst[j++] = '"';		/* cut short inside a value */
+	dst[j] = '\0';
+	return j;
+}
+
 void
 log_vmsg(int pri, int access, const char *fmt, va_list ap)
 {
-	char	msg[LOG_LINE_MAX];
+	char	raw[LOG_LINE_MAX], msg[LOG_LINE_MAX];
 	int	saved = errno;
 
 	if ((pri & LOG_PRIMASK) > log_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/*
+	 * A key=value line stays one: a quoted value that holds a quote (a
+	 * config error naming "max_retrys"), a backslash or a control byte gets
+	 * them as \xHH. Other lines only lose control bytes.
+	 */
+	log_kv_quote(msg, sizeof(msg), raw);
 	log_syslog(pri, msg);
 	if (log_stderr)
-		fprintf(stderr, "rproxyd[%ld]: %s\n", (long)getpid(), msg);
+		log_to_stderr(msg);
 	if (access && access_fd != -1)
 		log_write_file(access_fd, pri, msg);
 	else if (!access && log_fd != -1)
@@ -435,8 +656,11 @@ log_verr(int pri, const char *fmt, va_list ap)
 	int	saved = errno;
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* No error to tell: no error="Success". */
+	if (saved == 0)
+		log_msg(pri, "%s", buf);
 	/* An event stays key=value pairs; plain text gets the classic form. */
-	if (strncmp(buf, "event=", 6) == 0)
+	else if (strncmp(buf, "event=", 6) == 0)
 		log_msg(pri, "%s error=\"%s\"", buf, strerror(saved));
 	else
 		log_msg(pri, "%s: %s", buf, strerror(saved));

@@ -23,8 +23,10 @@ void	log_set_stderr(int to_stderr);
 
 /*
  * Also write to DIR/rproxyd.log and DIR/access.log; "" closes them. -1 with
- * err. Files this process opens, now and on reopen, are given to owner and
- * group unless owner is (uid_t)-1.
+ * err. Files this process creates, now and on reopen, are given to owner and
+ * group unless owner is (uid_t)-1. DIR must be owned by root, this process's
+ * user or owner and not writable by others; a file is never opened through a
+ * symbolic link and must be regular with one link.
  */
 int	log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t errlen);
 
@@ -35,6 +37,16 @@ int	log_open_dir(const char *dir, uid_t owner, gid_t group, char *err, size_t er
  * dstsz; "-" when empty. Returns dst (or "-").
  */
 const char	*log_escape(char *dst, size_t dstsz, const char *s, size_t n);
+
+/*
+ * Copy a formatted line to dst (dstsz bytes) so that it stays key=value
+ * pairs: inside a quoted value, a '"' that does not end it (one ends it
+ * before the end or before " key="), a '\' that does not start a \xHH
+ * escape, and bytes outside printable ASCII become \xHH; outside, the
+ * latter only. Cut short, never inside an escape, and a value cut short is
+ * closed. Returns the length.
+ */
+size_t	log_kv_quote(char *dst, size_t dstsz, const char *src);
 
 /* Reopen the log files (after logrotate moved them). */
 void	log_reopen(void);
@@ -48,7 +60,8 @@ int	log_rotate(uint64_t max_size, unsigned keep);
 
 /*
  * log_warn and fatal append ": strerror(errno)", or ' error="strerror(errno)"'
- * to a key=value event (a message starting "event="); the x forms do not.
+ * to a key=value event (a message starting "event="), unless errno is 0; the
+ * x forms do not.
  */
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

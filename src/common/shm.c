@@ -1,7 +1,11 @@
 /* shm.c: create, attach, fold and sum the shared-memory region. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,6 +22,12 @@ static const int shm_codes[SHM_NCODES] = {
 	1, 2, 3, 4, 5,
 };
 
+/* Where glibc's shm_open() keeps its objects, and the name of ours there. */
+#define SHM_DIR		"/dev/shm"
+#define SHM_PREFIX	"rproxyd."
+/* A younger region may be a starting master's, created but not yet mapped. */
+#define SHM_STALE_AGE_S	10
+
 static const char *const shm_class_labels[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 
 static const char *const fail_reason_names[FAIL__COUNT] = {
@@ -27,13 +37,90 @@ static const char *const fail_reason_names[FAIL__COUNT] = {
 void
 shm_name(char *buf, size_t len, pid_t master_pid)
 {
-	snprintf(buf, len, "/rproxyd.%ld", (long)master_pid);
+	snprintf(buf, len, "/" SHM_PREFIX "%ld", (long)master_pid);
 }
 
 size_t
 shm_size(unsigned nslots)
 {
 	return sizeof(struct shm_region) + (size_t)nslots * sizeof(struct slot);
+}
+
+/*
+ * Does process pid map SHM_DIR/name? 1 yes, 0 no, -1 cannot tell. The master
+ * maps its region for as long as it runs, so a process that does not is no
+ * master of it: the pid was recycled.
+ */
+static int
+shm_mapped_by(const char *pid, const char *name)
+{
+	char	path[64], want[NAME_MAX + 16], *line = NULL;
+	size_t	cap = 0, wantlen;
+	ssize_t	n;
+	FILE	*f;
+	int	found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	wantlen = (size_t)snprintf(want, sizeof(want), " %s/%s", SHM_DIR, name);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (!found && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		found = (size_t)n >= wantlen && strcmp(line + n - wantlen, want) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Is SHM_DIR/name the region of a master that is gone: its pid runs no more,
+ * or runs a process that does not map it? When unsure, it is not; nor while
+ * young, since a master maps its region only after creating it.
+ */
+static int
+shm_stale(int dfd, const char *name)
+{
+	const char	*pid = name + strlen(SHM_PREFIX);
+	struct stat	 st;
+	long		 n;
+	char		*end;
+
+	errno = 0;
+	n = strtol(pid, &end, 10);
+	if (*pid == '\0' || *end != '\0' || errno != 0 || n <= 0 || n > INT32_MAX ||
+	    (pid_t)n == getpid())
+		return 0;
+	/* Only our own: another user's region is theirs to clean. */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid())
+		return 0;
+	if (kill((pid_t)n, 0) == -1 && errno == ESRCH)
+		return 1;
+	return time(NULL) - st.st_mtime > SHM_STALE_AGE_S && shm_mapped_by(pid, name) == 0;
+}
+
+unsigned
+shm_clean_stale(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 name[NAME_MAX + 2];
+	unsigned	 cleaned = 0;
+
+	if ((d = opendir(SHM_DIR)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) != 0 ||
+		    !shm_stale(dirfd(d), de->d_name))
+			continue;
+		snprintf(name, sizeof(name), "/%s", de->d_name);
+		if (shm_unlink(name) == 0)
+			cleaned++;
+	}
+	closedir(d);
+	return cleaned;
 }
 
 struct shm_region *
@@ -45,8 +132,11 @@ shm_create(pid_t master_pid, unsigned nslots, char *err, size_t errlen)
 	int			 fd;
 
 	shm_name(name, sizeof(name), master_pid);
+	/* Regions of masters killed with SIGKILL would stay until a reboot. */
+	(void)shm_clean_stale();
 	/* A stale region of a dead master with a recycled pid is ours to replace. */
 	(void)shm_unlink(name);
+	/* 0600: backend URLs and traffic counters are for the daemon's user only. */
 	if ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
 		snprintf(err, errlen, "shm_open %s: %s", name, strerror(errno));
 		return NULL;

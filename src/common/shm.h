@@ -119,8 +119,18 @@ void	shm_name(char *buf, size_t len, pid_t master_pid);
 
 size_t	shm_size(unsigned nslots);
 
-/* Master: create, size, zero and publish the region. Return NULL with err set. */
+/*
+ * Master: create, size, zero and publish the region, mode 0600, after
+ * shm_clean_stale(). Return NULL with err set.
+ */
 struct shm_region *shm_create(pid_t master_pid, unsigned nslots, char *err, size_t errlen);
+
+/*
+ * Remove the regions of this user's masters that are gone: their pid runs no
+ * more, or (for a region older than 10 s) runs a process that does not map
+ * it, a recycled pid. Returns how many were removed.
+ */
+unsigned shm_clean_stale(void);
 
 /* Any process: map an existing region read-only and check magic, version and size. */
 const struct shm_region *shm_attach_readonly(pid_t master_pid, char *err, size_t errlen);

@@ -1,4 +1,6 @@
 /* pidfile.c: the locked pidfile that keeps a second instance from starting. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,14 +35,42 @@ pidfile_holder(int fd)
 	return fl.l_pid;
 }
 
+/* Only a regular file with one link: anything else was planted. */
+static int
+pidfile_check(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1)
+		snprintf(err, errlen, "pidfile %s: fstat: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errlen, "pidfile %s: not a regular file: refused", path);
+	else if (st.st_nlink != 1)
+		snprintf(err, errlen, "pidfile %s: %lu hard links: refused", path,
+		    (unsigned long)st.st_nlink);
+	else
+		return 0;
+	return -1;
+}
+
 int
 pidfile_create(const char *path, char *err, size_t errlen)
 {
 	char	buf[32];
 	int	fd, n;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
-		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
+	/*
+	 * It is truncated below, by root: never through a planted symbolic or
+	 * hard link. O_NONBLOCK so that a planted FIFO cannot hang the start.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		snprintf(err, errlen, "pidfile %s: %s", path,
+		    errno == ELOOP ? "a symbolic link: refused" : strerror(errno));
+		return -1;
+	}
+	if (pidfile_check(fd, path, err, errlen) == -1) {
+		close(fd);
 		return -1;
 	}
 	if (pidfile_lock(fd, F_WRLCK, 0) == -1) {

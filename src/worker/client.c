@@ -46,6 +46,7 @@ client_setup(struct client *cl, const struct rp_config *conf, struct shm_region 
 static int
 head_check(const struct http_head *h)
 {
+	const struct http_header *host;
 	struct target	t;
 	size_t		i, hosts = 0;
 
@@ -53,6 +54,10 @@ head_check(const struct http_head *h)
 		if (http_token_eq(h->headers[i].name, h->headers[i].namelen, "host"))
 			hosts++;
 	if (hosts > 1 || (hosts == 0 && http_head_minor(h) >= 1))
+		return 400;
+	/* RFC 9112 3.2: an invalid Host value is a 400, not something to forward. */
+	host = http_head_find(h, "host");
+	if (host != NULL && !http_host_valid(host->value, host->valuelen))
 		return 400;
 	if (h->parser.method == HTTP_CONNECT)
 		return 405;

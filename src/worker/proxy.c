@@ -143,7 +143,7 @@ body_sink(void *ctx, const char *data, size_t len)
 	uint64_t		 max = p->conf->max_body_size;
 
 	b->x->bytes_in += len;
-	if (max != 0 && b->x->bytes_in > max) {
+	if (max != 0 && (b->x->bytes_in > max || b->c->req.body_raw > max)) {
 		b->too_large = 1;
 		return -1;
 	}

@@ -4,10 +4,14 @@
 
 #include "rewrite.h"
 
-/* Always hop-by-hop, or rewritten by the proxy from what it parsed. */
+/*
+ * Always hop-by-hop, or rewritten by the proxy from what it parsed.
+ * HTTP2-Settings belongs to an h2c upgrade, which is never passed on, even
+ * when Connection does not name it (RFC 7540 3.2.1).
+ */
 static const char *const hop_headers[] = {
 	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"transfer-encoding", "upgrade", "content-length", NULL,
+	"transfer-encoding", "upgrade", "content-length", "http2-settings", NULL,
 };
 
 /* Set by the proxy on the way to the backend. */
@@ -103,16 +107,12 @@ hop_by_hop(const struct http_head *h, const struct http_header *hd)
 
 	if (name_in(hd, hop_headers))
 		return 1;
+	/* Compared counted: a name of any length is found, none is cut short. */
 	for (i = 0; i < h->nheaders; i++) {
 		const struct http_header *c = &h->headers[i];
-		char	name[128];
 
-		if (!http_token_eq(c->name, c->namelen, "connection") ||
-		    hd->namelen >= sizeof(name))
-			continue;
-		memcpy(name, hd->name, hd->namelen);
-		name[hd->namelen] = '\0';
-		if (http_list_has(c->value, c->valuelen, name))
+		if (http_token_eq(c->name, c->namelen, "connection") &&
+		    http_list_has_n(c->value, c->valuelen, hd->name, hd->namelen))
 			return 1;
 	}
 	return 0;

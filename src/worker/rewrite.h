@@ -54,8 +54,9 @@ int	request_target(const char *url, size_t len, struct target *t);
  * origin-form, with its authority as Host and X-Forwarded-Host (RFC 9112
  * 3.2.2: the client's Host is ignored). Return its length, or 0 if it does not
  * fit. Hop-by-hop headers (Connection and the headers it names, Keep-Alive,
- * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are dropped and
- * the framing headers are written anew from what the proxy itself parsed.
+ * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, HTTP2-Settings)
+ * are dropped and the framing headers are written anew from what the proxy
+ * itself parsed.
  */
 size_t	rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 	    const struct rewrite_request *rr);

@@ -31,7 +31,7 @@ worker_wait_older(const struct proc_args *a)
 		if (signals_stopping() || signals_retiring())
 			return;
 		if (clock_now_ns() >= deadline) {
-			log_warn("event=older_workers_wait result=timeout idle=%u", n);
+			log_warnx("event=older_workers_wait result=timeout idle=%u", n);
 			return;
 		}
 		/* Signals in, as in every wait. */

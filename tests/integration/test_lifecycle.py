@@ -272,6 +272,64 @@ def test_foreground_start_stop():
         p.cleanup()
 
 
+def dead_pid():
+    """A pid that ran a moment ago and runs no more (reaped)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def plant_region(pid, age=3600):
+    """A region named for pid, as a master killed with SIGKILL leaves it, age s old."""
+    path = shm_path(pid)
+    with open(path, "wb") as f:
+        f.write(b"\0" * 4096)
+    os.chmod(path, 0o644)
+    t = time.time() - age
+    os.utime(path, (t, t))
+    return path
+
+
+def test_stale_regions_cleaned_at_start():
+    """Regions of dead masters, and of pids now running something that does
+    not map them, are removed at start; a live master's is kept, and so is a
+    young one (a master may not have mapped it yet); the new one is mode 0600
+    (backend URLs and counters are not for every local user)."""
+    live = Proxy(backends(), workers=1)
+    p = Proxy(backends(), workers=1)
+    others = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]
+    planted = []
+    try:
+        live.start()
+        # The port listens a moment before the region exists.
+        wait_for(lambda: os.path.exists(shm_path(live.proc.pid)), what="the live region")
+        # Old, like a stale one, but its master runs and maps it: kept.
+        t = time.time() - 3600
+        os.utime(shm_path(live.proc.pid), (t, t))
+        dead = dead_pid()
+        assert proc_gone(dead)
+        planted = [plant_region(dead), plant_region(others[0].pid),
+                   plant_region(others[1].pid, age=0)]
+        p.start()
+        wait_for(lambda: os.path.exists(shm_path(p.proc.pid)), what="the new region")
+        left = [f for f in planted[:2] if os.path.exists(f)]
+        assert not left, "stale regions left: %s" % left
+        assert os.path.exists(planted[2]), "a young region removed"
+        assert os.path.exists(shm_path(live.proc.pid)), "a live master's region removed"
+        mode = os.stat(shm_path(p.proc.pid)).st_mode & 0o777
+        assert mode == 0o600, "region mode %o" % mode
+        assert http(live.port, "/")[0] == 200 and http(p.port, "/")[0] == 200
+    finally:
+        for o in others:
+            o.kill()
+            o.wait()
+        for f in planted:
+            if os.path.exists(f):
+                os.unlink(f)
+        p.cleanup()
+        live.cleanup()
+
+
 def test_pidfile_lock():
     p1 = Proxy(backends(), workers=1)
     p2 = Proxy(backends(), workers=1)
@@ -648,7 +706,7 @@ def main():
              test_check_line_numbers_after_comments,
              test_workers_run_as_user_and_keep_logging,
              test_cli_version_help_bad_option, test_foreground_start_stop,
-             test_pidfile_lock, test_daemon_mode, test_daemon_start_failure_port_in_use,
+             test_pidfile_lock, test_stale_regions_cleaned_at_start, test_daemon_mode, test_daemon_start_failure_port_in_use,
              test_daemon_releases_stderr, test_daemon_relative_config_reload,
              test_respawn_killed_worker_and_status, test_status_without_daemon,
              test_unknown_user_refused_at_start, test_daemon_fatal_worker_exit_status])

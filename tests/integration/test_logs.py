@@ -40,9 +40,9 @@ LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4,
 KV = r'[a-z_][a-z0-9_]*=(?:"(?:[^"\\]|\\.)*"|[^\s"]+)'
 KV_LINE_RE = re.compile(r'^%s(?: %s)*$' % (KV, KV))
 KV_RE = re.compile(r'([a-z_][a-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
-# A line of rproxyd.log or access.log.
+# A line of rproxyd.log or access.log: ISO 8601 local time with its offset.
 FILE_LINE_RE = re.compile(
-    r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) rproxyd\[(\d+)\] ([a-z]+): (.*)$')
+    r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) rproxyd\[(\d+)\] ([a-z]+): (.*)$')
 # glibc's datagram: "<PRI>Mmm dd hh:mm:ss IDENT[PID]: MESSAGE".
 SYSLOG_RE = re.compile(r'^<(\d{1,3})>(.+?) ([^\s\[\]]+)\[(\d+)\]: (.*)$', re.S)
 ACCESS_KEYS = ["request_id", "client", "method", "target", "status", "backend",
@@ -679,14 +679,15 @@ def test_syslog_stalled_reader_does_not_stop_proxy():
         assert notes, "the drop is not reported in rproxyd.log"
 
 
-def logged_proxy(st, backend):
-    """One backend and a one-worker proxy logging to a fresh log_dir: (dir, proxy)."""
+def logged_proxy(st, backend, cls=None, workers=1, **keys):
+    """One backend and a proxy (of class cls, one worker unless told) logging
+    to a fresh log_dir: (dir, proxy)."""
     d = tempfile.mkdtemp(prefix="rproxyd-logdir-")
     st.callback(shutil.rmtree, d, True)
     b = Backend(backend)
     st.callback(b.stop)
     b.start()
-    p = Proxy([b], workers=1, log_dir=d, shutdown_timeout=5)
+    p = (cls or Proxy)([b], workers=workers, log_dir=d, shutdown_timeout=5, **keys)
     st.callback(p.cleanup)
     p.start()
     return d, p
@@ -767,6 +768,259 @@ def test_backend_reopens_log_on_sigusr1():
         assert "after-1" not in harness.file_text(log + ".1")
 
 
+# ---------------------------------------------------------------- links planted for root
+
+def workers_user():
+    """The pwd entry of `nobody`, for tests of what the workers' user can plant;
+    Skip when this process cannot act as it."""
+    import pwd
+    if os.geteuid() != 0:
+        raise Skip("needs root to act as the workers' user")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+
+
+def planting_ground(st, pw, name):
+    """(d/name, d/secret, secret's state): d a fresh directory the workers'
+    user can reach, d/name a directory that user owns, d/secret a root-only
+    file standing for /etc/shadow."""
+    d = tempfile.mkdtemp(prefix="rproxyd-plant-")
+    st.callback(shutil.rmtree, d, True)
+    os.chmod(d, 0o755)
+    up = os.path.dirname(d)
+    while up != "/":
+        if not os.stat(up).st_mode & 0o001:
+            raise Skip("%s is not searchable by %s" % (up, pw.pw_name))
+        up = os.path.dirname(up)
+    sub = os.path.join(d, name)
+    os.mkdir(sub, 0o755)
+    os.chown(sub, pw.pw_uid, pw.pw_gid)
+    secret = os.path.join(d, "secret")
+    with open(secret, "wb") as f:
+        f.write(b"root:secret:1::::::\n")
+    os.chmod(secret, 0o600)
+    return sub, secret, secret_state(secret)
+
+
+def as_user(pw, *argv):
+    """Run argv as the workers' user: what they can plant, they plant."""
+    subprocess.run(argv, user=pw.pw_uid, group=pw.pw_gid, check=True, timeout=10)
+
+
+def secret_state(path):
+    st = os.lstat(path)
+    with open(path, "rb") as f:
+        return st.st_uid, st.st_gid, st.st_mode & 0o7777, f.read()
+
+
+def test_log_symlink_planted_by_workers_user_is_refused():
+    """The workers' user owns log_dir and swaps access.log for a link to a
+    root-only file before SIGUSR1 (logrotate's signal), then before a restart:
+    root refuses the link both times, says so, and the target is untouched."""
+    pw = workers_user()
+    with contextlib.ExitStack() as st:
+        logdir, secret, before = planting_ground(st, pw, "logs")
+        b = Backend("sl1")
+        st.callback(b.stop)
+        b.start()
+        p = Proxy([b], workers=1, user=pw.pw_name, log_dir=logdir, shutdown_timeout=5)
+        st.callback(p.cleanup)
+        p.start()
+        access = os.path.join(logdir, "access.log")
+        assert fetch(p.port, "/", [("X-Request-ID", "before-plant")]).status == 200
+        wait_for(lambda: "request_id=before-plant " in harness.file_text(access),
+                 timeout=5, what="the first access line")
+        as_user(pw, "sh", "-c", 'rm -f "$1" && ln -s "$2" "$1"', "sh", access, secret)
+        p.signal(signal.SIGUSR1)
+        wait_for(lambda: "event=reopen_logs" in p.logs(), what="event=reopen_logs")
+        assert fetch(p.port, "/", [("X-Request-ID", "after-plant")]).status == 200
+        wait_for(lambda: "request_id=after-plant" in p.logs(), what="the next access line")
+        assert secret_state(secret) == before, "root followed the link: %r" % (
+            secret_state(secret),)
+        assert re.search(r'event=log_reopen_failed error="open [^"]*access\.log: '
+                         r'a symbolic link: refused"', p.logs()), p.logs()
+        assert p.stop() == 0, p.logs()
+        # A restart meets the link at start: refused, nothing started.
+        p.start(wait=False)
+        assert p.proc.wait(10) == 1, p.logs()
+        assert re.search(r"access\.log: a symbolic link: refused", p.logs()), p.logs()
+        assert secret_state(secret) == before, secret_state(secret)
+
+
+def test_pidfile_symlink_is_refused():
+    """A pidfile name planted as a link to a root-only file: the start is
+    refused with the reason, and the target is not truncated."""
+    pw = workers_user()
+    with contextlib.ExitStack() as st:
+        run, secret, before = planting_ground(st, pw, "run")
+        p = Proxy([("pl1", "http://127.0.0.1:%d" % harness.free_port())], workers=1)
+        st.callback(p.cleanup)
+        p.pidfile = os.path.join(run, "rproxyd.pid")
+        p.write_config()
+        as_user(pw, "ln", "-s", secret, p.pidfile)
+        p.start(wait=False)
+        assert p.proc.wait(10) == 1, p.logs()
+        assert "pidfile %s: a symbolic link: refused" % p.pidfile in p.logs(), p.logs()
+        assert secret_state(secret) == before, secret_state(secret)
+
+
+def test_log_dir_writable_by_others_is_refused():
+    """A log_dir anybody may write (where anybody may plant links) fails the start."""
+    with contextlib.ExitStack() as st:
+        d = tempfile.mkdtemp(prefix="rproxyd-logdir-")
+        st.callback(shutil.rmtree, d, True)
+        os.chmod(d, 0o777)
+        p = Proxy([("wo1", "http://127.0.0.1:%d" % harness.free_port())], workers=1,
+                  log_dir=d)
+        st.callback(p.cleanup)
+        p.start(wait=False)
+        assert p.proc.wait(10) == 1, p.logs()
+        assert "log_dir %s: writable by others (mode 0777): refused" % d in p.logs(), \
+            p.logs()
+        assert os.listdir(d) == [], os.listdir(d)
+
+
+
+# ---------------------------------------------------------------- stderr, quoting, time, rotation off
+
+class PipedProxy(Proxy):
+    """rproxyd -f whose stderr is a pipe that the test reads only when it chooses."""
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf], stdout=self.logf,
+                                     stderr=subprocess.PIPE)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
+                 what="rproxyd on %d" % self.port)
+        assert self.proc.poll() is None, "rproxyd exited %s" % self.proc.returncode
+        return self
+
+    def pending(self):
+        """Bytes waiting in the stderr pipe."""
+        import array
+        import fcntl
+        import termios
+        buf = array.array("i", [0])
+        fcntl.ioctl(self.proc.stderr.fileno(), termios.FIONREAD, buf)
+        return buf[0]
+
+    def drain(self):
+        """What the pipe holds now, read without waiting."""
+        n = self.pending()
+        return os.read(self.proc.stderr.fileno(), n).decode("utf-8", "replace") if n else ""
+
+
+def test_stderr_stalled_reader_does_not_stop_proxy():
+    """-f under a supervisor that stops reading stderr: requests are still
+    served and SIGTERM still stops the daemon; the lost lines are counted and
+    reported once the pipe is read again (issue 14 item 7)."""
+    import fcntl
+    with contextlib.ExitStack() as st:
+        d, p = logged_proxy(st, "stderrb1", PipedProxy, workers=2)
+        # A one-page pipe fills within a few lines (F_SETPIPE_SZ).
+        size = fcntl.fcntl(p.proc.stderr.fileno(), 1031, 4096)
+        i = 0
+        while p.pending() < size - 512:
+            assert i < 1000, "stderr never filled: %d bytes" % p.pending()
+            assert fetch(p.port, "/fill/%d" % i, timeout=10).status == 200
+            i += 1
+        # Full: a blocking write would hang the worker in the middle of a request.
+        for j in range(40):
+            try:
+                r = fetch(p.port, "/stalled/%d" % j, [("X-Request-ID", "stalled-%d" % j)],
+                          timeout=10)
+            except OSError as e:
+                raise AssertionError("request %d with stderr not read: %r" % (j, e))
+            assert r.status == 200, r.status
+        ids = [kv(m)["request_id"] for _, _, _, m in file_lines(os.path.join(d, "access.log"))]
+        assert all("stalled-%d" % j in ids for j in range(40)), "access.log lost lines"
+        # Read again: the next line of a process that dropped some says how many.
+        out = [p.drain()]
+
+        def reported():
+            assert fetch(p.port, "/again", timeout=10).status == 200
+            out.append(p.drain())
+            return re.search(r"event=stderr_dropped lines=(\d+)", "".join(out))
+        m = wait_for(reported, timeout=10, interval=0.05, what="event=stderr_dropped")
+        assert int(m.group(1)) >= 1, m.group(0)
+        wait_for(lambda: events(os.path.join(d, "rproxyd.log"), "event=stderr_dropped"),
+                 timeout=5, what="the drop in rproxyd.log")
+        # Stalled again, SIGTERM still stops everything.
+        while p.pending() < size - 512:
+            assert fetch(p.port, "/refill", timeout=10).status == 200
+        p.signal(signal.SIGTERM)
+        try:
+            rc = p.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("SIGTERM did not stop rproxyd with stderr not read")
+        assert rc == 0, rc
+
+
+def test_quoted_values_escaped_and_time_offset():
+    """A config error quoting a key stays one key=value field in the reload
+    failure line (issue 16); file timestamps carry the UTC offset of TZ."""
+    with contextlib.ExitStack() as st:
+        old_tz = os.environ.get("TZ")
+        os.environ["TZ"] = "XST-05:30"      # 5 h 30 min east of UTC
+        st.callback(lambda: os.environ.pop("TZ") if old_tz is None
+                    else os.environ.__setitem__("TZ", old_tz))
+        d, p = logged_proxy(st, "quoteb1")
+        log = os.path.join(d, "rproxyd.log")
+        with open(p.conf, "a") as f:
+            f.write('max_retrys = 3\n')
+        p.signal(signal.SIGHUP)
+        got = wait_for(lambda: events(log, "event=reload", "result=failure"), timeout=10,
+                       what="the reload failure in rproxyd.log")
+        # events() has checked every line is key=value pairs.
+        err = got[0][3]["error"]
+        assert "unknown key \\x22max_retrys\\x22" in err, err
+        assert got[0][3]["action"] == "keep_running", got[0][3]
+        stamps = [ts for ts, _, _, _ in file_lines(log)]
+        assert stamps and all(ts.endswith("+05:30") for ts in stamps), stamps
+
+
+def test_log_max_size_zero_never_rotates():
+    """log_max_size = 0: logrotate alone rotates; the built-in rotation is off."""
+    with contextlib.ExitStack() as st:
+        d, p = logged_proxy(st, "norotb1", log_max_size=0)
+        access = os.path.join(d, "access.log")
+        while os.path.getsize(access) < 8192:
+            assert fetch(p.port, "/big/" + "x" * 200).status == 200
+        # The master looks at the sizes once a second: give it a few looks.
+        time.sleep(3)
+        assert fetch(p.port, "/last").status == 200
+        assert sorted(os.listdir(d)) == ["access.log", "rproxyd.log"], os.listdir(d)
+
+
+def test_warning_when_logs_go_nowhere():
+    """No syslog socket and no log_dir: a warning on stderr at start; with a
+    log_dir, none."""
+    with contextlib.ExitStack() as st:
+        root = tempfile.mkdtemp(prefix="rproxyd-nolog-")
+        st.callback(shutil.rmtree, root, True)
+        ns = Namespace(root, os.path.join(root, "no-such.sock"))
+        ns.check()
+        b = Backend("nologb1")
+        st.callback(b.stop)
+        b.start()
+        p = NsProxy(ns, [b], workers=1, shutdown_timeout=5)
+        st.callback(p.cleanup)
+        p.start()
+        assert fetch(p.port, "/").status == 200
+        assert p.stop() == 0
+        assert "rproxyd: warning: no syslog socket at /dev/log and no log_dir: " \
+            "log lines go to stderr only" in p.logs(), p.logs()
+        d = os.path.join(root, "logs")
+        os.mkdir(d)
+        q = NsProxy(ns, [b], workers=1, shutdown_timeout=5, log_dir=d)
+        st.callback(q.cleanup)
+        q.start()
+        assert q.stop() == 0
+        assert "warning: no syslog socket" not in q.logs(), q.logs()
+
+
 if __name__ == "__main__":
     harness.run([test_syslog_delivery,
           test_syslog_stalled_reader_does_not_stop_proxy,
@@ -774,4 +1028,11 @@ if __name__ == "__main__":
           test_rotation_under_load_loses_no_line,
           test_client_values_cannot_break_key_value,
           test_errno_events_stay_key_value,
-          test_backend_reopens_log_on_sigusr1])
+          test_backend_reopens_log_on_sigusr1,
+          test_log_symlink_planted_by_workers_user_is_refused,
+          test_pidfile_symlink_is_refused,
+          test_log_dir_writable_by_others_is_refused,
+          test_stderr_stalled_reader_does_not_stop_proxy,
+          test_quoted_values_escaped_and_time_offset,
+          test_log_max_size_zero_never_rotates,
+          test_warning_when_logs_go_nowhere])

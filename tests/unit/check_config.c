@@ -314,6 +314,16 @@ START_TEST(test_sizes)
 }
 END_TEST
 
+/* log_max_size = 0 turns the built-in rotation off, for logrotate (issue 16). */
+START_TEST(test_log_max_size_zero)
+{
+	struct rp_config *c;
+
+	c = load_ok("log_max_size = 0\n" BACKEND_LINE);
+	ck_assert_uint_eq(c->log_max_size, 0);
+}
+END_TEST
+
 /* Each bad file: its body, the line the error must name, and the reason. */
 static const struct {
 	const char	*body;
@@ -371,7 +381,6 @@ static const struct {
 	{ "max_body_size = k\n", 1, "not a size", 0 },
 	{ "max_body_size = 99999999999999999999\n", 1, "not a size", 0 },
 	{ "max_body_size = 99999999999g\n", 1, "not a size", 0 },
-	{ "log_max_size = 10\n", 1, "log_max_size \"10\": must be at least 1k", 1 },
 
 	/* Addresses. */
 	{ "listen = \"8080\"\n", 1, "listen \"8080\": expected host:port", 1 },
@@ -808,6 +817,7 @@ config_suite(void)
 	tcase_add_test(tc, test_every_key_set);
 	tcase_add_loop_test(tc, test_durations, 0, nitems(durations));
 	tcase_add_loop_test(tc, test_sizes, 0, nitems(sizes));
+	tcase_add_test(tc, test_log_max_size_zero);
 	tcase_add_loop_test(tc, test_errors, 0, nitems(errors));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_too_many_backends);

@@ -473,6 +473,8 @@ static const struct {
 	{ HTTP_REQUEST, "GET / HTTP/1.10\r\nHost: h\r\n\r\n", 0, "two-digit minor version" },
 	{ HTTP_REQUEST, "GET / http/1.1\r\nHost: h\r\n\r\n", 0, "lower-case HTTP" },
 	{ HTTP_REQUEST, "GET /\r\n\r\n", 0, "HTTP/0.9 request line" },
+	{ HTTP_REQUEST, "GET /path\r\n", 0, "HTTP/0.9 request line, nothing after it" },
+	{ HTTP_REQUEST, "GET /path\n", 0, "HTTP/0.9 request line ended by LF" },
 	{ HTTP_RESPONSE, "HTTP/1.1 2000 OK\r\n\r\n", 0, "four-digit status" },
 	{ HTTP_RESPONSE, "garbage\r\n\r\n", 0, "not HTTP at all" },
 };
@@ -734,6 +736,143 @@ START_TEST(test_value_across_feeds)
 }
 END_TEST
 
+/* A chunked request with body bytes after its head, in a static buffer. */
+static size_t
+chunked_msg(char *msg, size_t size, const char *body_part)
+{
+	return (size_t)snprintf(msg, size, "POST / HTTP/1.1\r\nHost: h\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n%s", body_part);
+}
+
+/*
+ * CVE-2024-22019's class: leading zeros and chunk extensions cost the peer
+ * nothing in body bytes. 16 digits and 16 KiB of extensions per message fit,
+ * one more does not, in one feed or byte by byte.
+ */
+START_TEST(test_chunk_limits)
+{
+	static char	msg[3 * HTTP_CHUNK_EXT_MAX], part[3 * HTTP_CHUNK_EXT_MAX];
+	size_t		len, step, half = HTTP_CHUNK_EXT_MAX / 2;
+
+	for (step = 0; step <= 1; step++) {
+		/* 16 digits, leading zeros included. */
+		chunked_msg(msg, sizeof(msg), "0000000000000002\r\nok\r\n0\r\n\r\n");
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(msg, strlen(msg), step), strlen(msg));
+		assert_span(body, bodylen, "ok");
+		chunked_msg(msg, sizeof(msg), "00000000000000002\r\nok\r\n0\r\n\r\n");
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(msg, strlen(msg), step), -1);
+		ck_assert_int_eq(head.error, HEAD_CHUNK);
+		/* The last chunk's size counts as well. */
+		chunked_msg(msg, sizeof(msg), "2\r\nok\r\n00000000000000000\r\n\r\n");
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(msg, strlen(msg), step), -1);
+		ck_assert_int_eq(head.error, HEAD_CHUNK);
+
+		/* Extensions over two chunks, ";a=" and the rest: exactly the limit. */
+		snprintf(part, sizeof(part), "1;a=%0*d\r\nx\r\n1;b=%0*d\r\ny\r\n0\r\n\r\n",
+		    (int)(half - 3), 0, (int)(half - 3), 0);
+		len = chunked_msg(msg, sizeof(msg), part);
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(msg, len, step), len);
+		assert_span(body, bodylen, "xy");
+		snprintf(part, sizeof(part), "1;a=%0*d\r\nx\r\n1;b=%0*d\r\ny\r\n0\r\n\r\n",
+		    (int)(half - 3), 0, (int)(half - 2), 0);
+		len = chunked_msg(msg, sizeof(msg), part);
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(msg, len, step), -1);
+		ck_assert_int_eq(head.error, HEAD_CHUNK);
+		ck_assert_str_eq(http_head_error_reason(&head), "chunk size or extensions too long");
+	}
+	/* Refused before the parser reads on: the zeros need not all arrive. */
+	memset(part, '0', sizeof(part) - 1);
+	part[sizeof(part) - 1] = '\0';
+	len = chunked_msg(msg, sizeof(msg), part);
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	ck_assert_int_eq(feed_message(msg, len, 0), -1);
+	ck_assert_int_eq(head.error, HEAD_CHUNK);
+	/* The limits are per message: a reset parser starts again from zero. */
+	http_head_reset(&head);
+	snprintf(part, sizeof(part), "1;a=%0*d\r\nx\r\n0\r\n\r\n", (int)(2 * half - 3), 0);
+	len = chunked_msg(msg, sizeof(msg), part);
+	ck_assert_int_eq(feed_message(msg, len, 0), len);
+	http_head_reset(&head);
+	ck_assert_int_eq(feed_message(msg, len, 0), len);
+}
+END_TEST
+
+/* body_raw counts the body as sent: chunk framing and trailers too. */
+START_TEST(test_body_raw)
+{
+	static const char	chunked[] = "5\r\nhello\r\n1;e=v\r\n!\r\n0\r\nX-T: 1\r\n\r\n";
+	char			msg[256];
+	size_t			len, hlen, step;
+
+	for (step = 0; step <= 2; step++) {
+		len = chunked_msg(msg, sizeof(msg), chunked);
+		hlen = len - strlen(chunked);
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(msg, len, step), len);
+		ck_assert_uint_eq(head.body_raw, len - hlen);
+		assert_span(body, bodylen, "hello!");
+		/* A Content-Length body is its own raw count; the head never counts. */
+		init(HTTP_REQUEST, MAXH, MAXURI);
+		ck_assert_int_eq(feed_message(req_post, sizeof(req_post) - 1, step),
+		    sizeof(req_post) - 1);
+		ck_assert_uint_eq(head.body_raw, 5);
+		http_head_reset(&head);
+		ck_assert_uint_eq(head.body_raw, 0);
+	}
+}
+END_TEST
+
+/* An HTTP/0.9 line is refused when it ends, byte by byte too, not at a timeout. */
+START_TEST(test_http09_refused_at_line_end)
+{
+	static const char	line[] = "GET /path\r\n";
+	size_t			i;
+	long			n = 0;
+
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	for (i = 0; i < sizeof(line) - 1 && n >= 0; i++)
+		n = http_head_feed(&head, line + i, 1);
+	ck_assert_int_eq(n, -1);
+	ck_assert_uint_eq(i, strlen("GET /path\r"));
+	ck_assert_int_eq(head.error, HEAD_BAD);
+	ck_assert_str_eq(http_head_error_reason(&head), "request line without a version");
+	/* "GET /path" and more to come is no HTTP/0.9 yet. */
+	init(HTTP_REQUEST, MAXH, MAXURI);
+	ck_assert_int_eq(http_head_feed(&head, line, strlen("GET /path")), strlen("GET /path"));
+}
+END_TEST
+
+/* RFC 9112 3.2 and RFC 3986 3.2.2: what a Host value may be. */
+START_TEST(test_host_valid)
+{
+	static const char *const good[] = {
+		"", "example.com", "example.com:8080", "EXAMPLE.com:", "127.0.0.1",
+		"127.0.0.1:80", "[::1]", "[::1]:8080", "[v1.fe80::a+en1]", "a-b_c~d.e",
+		"xn--bcher-kva.example", "%41%42", "a!$&'()*+,;=b",
+	};
+	static const char *const bad[] = {
+		"a b", " a", "a ", "a\tb", "a/b", "a?b", "a#b", "u@example.com", "a:b",
+		"a:80:80", "[::1", "[]", "[::1]x", "[::1]:x", "::1", "%4", "%zz", "a\"b",
+		"a\\b", "a<b", "a\x7f", "caf\xe9",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(http_host_valid(good[i], strlen(good[i])), "refused \"%s\"",
+		    good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!http_host_valid(bad[i], strlen(bad[i])), "accepted \"%s\"",
+		    bad[i]);
+	/* Counted: the bytes after len are not read. */
+	ck_assert_int_eq(http_host_valid("ab cd", 2), 1);
+}
+END_TEST
+
 /* After a refused message, a reset parser takes a good one. */
 START_TEST(test_reset_after_error)
 {
@@ -800,6 +939,10 @@ http_head_suite(void)
 	tcase_add_test(tc, test_trailers_from_reused_buffer);
 	tcase_add_test(tc, test_trailer_limits);
 	tcase_add_test(tc, test_value_across_feeds);
+	tcase_add_test(tc, test_chunk_limits);
+	tcase_add_test(tc, test_http09_refused_at_line_end);
+	tcase_add_test(tc, test_host_valid);
+	tcase_add_test(tc, test_body_raw);
 	tcase_add_test(tc, test_reset_after_error);
 	tcase_add_test(tc, test_tokens);
 	suite_add_tcase(s, tc);

@@ -143,6 +143,49 @@ START_TEST(test_request_connection_names_host)
 }
 END_TEST
 
+/* A field named in Connection is dropped whatever its name's length (issue 14). */
+START_TEST(test_request_connection_long_name)
+{
+	char	in[2048], want[1024], name[600];
+	size_t	len;
+
+	for (len = 120; len < sizeof(name); len += len < 140 ? 1 : 200) {
+		memset(name, 'x', len);
+		name[len] = '\0';
+		snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: h\r\nConnection: %s\r\n"
+		    "%s: secret\r\nX-%s: kept\r\n\r\n", name, name, name);
+		snprintf(want, sizeof(want), "GET / HTTP/1.1\r\nHost: h\r\nX-%s: kept\r\n"
+		    "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n"
+		    "X-Forwarded-Host: h\r\nX-Request-ID: rid-0001\r\n\r\n", name);
+		assert_request(in, &rreq, want);
+	}
+}
+END_TEST
+
+/*
+ * HTTP2-Settings goes with Upgrade: h2c, which is never passed on: dropped
+ * though Connection does not name it (issue 14).
+ */
+START_TEST(test_request_http2_settings_dropped)
+{
+	assert_request(
+	    "GET / HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Upgrade: h2c\r\n"
+	    "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+	    "http2-settings: again\r\n"
+	    "\r\n", &rreq,
+	    "GET / HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: example.com\r\n"
+	    "X-Request-ID: rid-0001\r\n"
+	    "\r\n");
+}
+END_TEST
+
 /* Underscore spellings of the fields the proxy controls do not get through. */
 START_TEST(test_request_underscore_aliases)
 {
@@ -609,6 +652,8 @@ rewrite_suite(void)
 	tcase_add_test(tc, test_request_connection_names_host);
 	tcase_add_test(tc, test_request_xff_new);
 	tcase_add_test(tc, test_request_underscore_aliases);
+	tcase_add_test(tc, test_request_http2_settings_dropped);
+	tcase_add_test(tc, test_request_connection_long_name);
 	tcase_add_test(tc, test_request_framing);
 	tcase_add_test(tc, test_request_http10);
 	tcase_add_test(tc, test_request_small_buffer);

@@ -98,10 +98,11 @@ START_TEST(test_create_attach)
 	ck_assert(all_zero(&r->retired, sizeof(r->retired)));
 	ck_assert(all_zero(r->backends, sizeof(r->backends)));
 
-	/* The object has exactly the region's size. */
+	/* The object has exactly the region's size, and is the owner's alone. */
 	ck_assert_int_ge(fd = shm_open(region_name, O_RDONLY, 0), 0);
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_uint_eq((uint64_t)st.st_size, shm_size(4));
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
 	close(fd);
 
 	/* A reader sees the same region, live. */
