@@ -581,6 +581,27 @@ def test_respawn_killed_worker_and_status():
         p.cleanup()
 
 
+def test_status_percentiles_are_bucket_bounds():
+    """Issue 16: -s status shows the latency bucket a percentile falls in
+    ("<=2500" ms for a 1001 ms reply), never an interpolated time nobody saw."""
+    p = Proxy(backends()[:1], workers=1, request_timeout=5)
+    try:
+        p.start()
+        st, _, _ = http(p.port, "/sleep/1001", timeout=10)
+        assert st == 200, st
+        rc, out, err, rows = status_rows(p.conf)
+        assert rc == 0, (rc, out, err)
+        assert rows["backend1"][7:9] == ["<=2500", "<=2500"], out
+        for _ in range(3):
+            assert http(p.port, "/", timeout=5)[0] == 200
+        rc, out, err, rows = status_rows(p.conf)
+        assert re.match(r"^<=\d+(\.\d+)?$", rows["backend1"][7]), out
+        assert float(rows["backend1"][7][2:]) <= 100 and rows["backend1"][8] == "<=2500", out
+    finally:
+        p.stop(10)
+        p.cleanup()
+
+
 def test_status_without_daemon():
     p = Proxy(backends())
     try:
@@ -721,7 +742,8 @@ def main():
              test_cli_print_effective_config, test_foreground_start_stop,
              test_pidfile_lock, test_daemon_mode, test_daemon_start_failure_port_in_use,
              test_daemon_releases_stderr, test_daemon_relative_config_reload,
-             test_respawn_killed_worker_and_status, test_status_without_daemon,
+             test_respawn_killed_worker_and_status, test_status_percentiles_are_bucket_bounds,
+             test_status_without_daemon,
              test_unknown_user_refused_at_start, test_daemon_fatal_worker_exit_status])
     finally:
         for b in BACKENDS:
