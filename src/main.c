@@ -1,5 +1,6 @@
 /* main.c: rproxyd's command line: check a config, daemonize, run the master. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "master.h"
+#include "paths.h"
 #include "status.h"
 #include "worker.h"
 
@@ -22,17 +24,25 @@ static const struct proc_table procs = {
 	.keeper = keeper_main,
 };
 
+/* Only the GNU pair every daemon answers; each has its short form. */
+static const struct option long_opts[] = {
+	{ "help",	no_argument,	NULL,	'h' },
+	{ "version",	no_argument,	NULL,	'v' },
+	{ NULL,		0,		NULL,	0 },
+};
+
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: rproxyd [-fhtv] [-c file] [-s status]\n"
+	    "usage: rproxyd [-fhTtv] [-c file] [-s status]\n"
 	    "  -c file    configuration file (default %s)\n"
 	    "  -f         stay in the foreground and log to stderr too\n"
 	    "  -t         check the configuration and exit\n"
+	    "  -T         check the configuration, print it as in effect, and exit\n"
 	    "  -s status  print the running daemon's backends from shared memory\n"
-	    "  -v         print the version and exit\n"
-	    "  -h         print this help and exit\n", RP_DEFAULT_CONFIG);
+	    "  -v, --version  print the version and exit\n"
+	    "  -h, --help     print this help and exit\n", RP_DEFAULT_CONFIG);
 }
 
 /*
@@ -88,9 +98,9 @@ main(int argc, char *argv[])
 	struct rp_config	*conf;
 	const char		*file = RP_DEFAULT_CONFIG, *status_cmd = NULL;
 	char			 err[1024], abspath[PATH_MAX];
-	int			 ch, foreground = 0, test = 0, ready_fd = -1, rc;
+	int			 ch, foreground = 0, test = 0, dump = 0, ready_fd = -1, rc;
 
-	while ((ch = getopt(argc, argv, "c:fhs:tv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhs:Ttv", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -104,6 +114,9 @@ main(int argc, char *argv[])
 		case 's':
 			status_cmd = optarg;
 			break;
+		case 'T':
+			dump = 1;
+			/* FALLTHROUGH */
 		case 't':
 			test = 1;
 			break;
@@ -138,7 +151,13 @@ main(int argc, char *argv[])
 	}
 	if (test || status_cmd != NULL) {
 		rc = 0;
-		if (test)
+		if (test && dump) {
+			if (config_write(conf, stdout) == -1) {
+				fprintf(stderr, "rproxyd: -T: writing to standard output: %s\n",
+				    strerror(errno));
+				rc = 1;
+			}
+		} else if (test)
 			printf("rproxyd: configuration file %s test is successful\n", file);
 		else
 			rc = status_print(conf, status_cmd, stdout, stderr);

@@ -1,4 +1,5 @@
 /* config.c: read rproxyd.conf with libconfuse into a checked struct rp_config. */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <confuse.h>
 
@@ -63,6 +65,7 @@
 	X(INT,	"weight",		1,	weight, 1, RP_WEIGHT_MAX)
 
 #define CONFIG_BACKEND	"backend"
+#define CONFIG_INCLUDE	"include"
 
 /* Longest duration accepted: a year, far from overflowing milliseconds. */
 #define CONFIG_DUR_MAX	31536000.0
@@ -97,8 +100,11 @@ static cfg_opt_t config_backend_opts[] = {
 	CFG_END()
 };
 
+static int	config_include(cfg_t *, cfg_opt_t *, int, const char **);
+
 static cfg_opt_t config_opts[] = {
 	CONFIG_OPTS(CONFIG_OPT)
+	CFG_FUNC(CONFIG_INCLUDE, config_include),
 	CFG_SEC(CONFIG_BACKEND, config_backend_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -125,6 +131,7 @@ const char *const config_keys[] = {
 	CONFIG_OPTS(CONFIG_NAME)
 	CONFIG_BACKEND,
 	CONFIG_BACKEND_OPTS(CONFIG_NAME)
+	CONFIG_INCLUDE,
 	NULL
 };
 
@@ -138,11 +145,17 @@ const char *const config_keys[] = {
  * is reached through this. The lexer is global state anyway: one parse at
  * a time.
  */
+#define CONFIG_INCLUDES_MAX	32
 struct config_ctx {
 	const char	*file;
 	char		*err;
 	size_t		 errlen;
 	int		 failed;
+	int		 lines;			/* of the main file */
+	/* Included files as the lexer reads them (a memfd) and their names. */
+	int		 fds[CONFIG_INCLUDES_MAX];
+	char		*names[CONFIG_INCLUDES_MAX];
+	size_t		 nfiles;
 };
 static struct config_ctx *config_cur;
 
@@ -726,6 +739,23 @@ config_rewrite(const char *fmt, va_list ap, char *buf, size_t len)
 	return 1;
 }
 
+/* The file an error is in: the lexer knows an included one by its memfd. */
+static const char *
+config_file_name(const struct config_ctx *ctx, const char *lexer_name)
+{
+	char fdpath[64];
+	size_t i;
+
+	if (lexer_name == NULL)
+		return ctx->file;
+	for (i = 0; i < ctx->nfiles; i++) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", ctx->fds[i]);
+		if (strcmp(lexer_name, fdpath) == 0)
+			return ctx->names[i];
+	}
+	return lexer_name;
+}
+
 static void	config_on_error(cfg_t *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 
@@ -735,6 +765,7 @@ config_on_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct config_ctx *ctx = config_cur;
 	char msg[512], where[RP_NAME_MAX + 32];
+	const char *file;
 
 	if (ctx == NULL || ctx->failed)
 		return;
@@ -746,12 +777,13 @@ config_on_error(cfg_t *cfg, const char *fmt, va_list ap)
 	if (cfg != NULL && cfg->title != NULL)
 		snprintf(where, sizeof(where), "%s \"%s\": ", cfg->name,
 		    cfg->title);
+	file = config_file_name(ctx, cfg != NULL ? cfg->filename : NULL);
 	if (cfg != NULL && cfg->line > 0)
-		config_errf(ctx->err, ctx->errlen, "%s:%d: %s%s", ctx->file,
+		config_errf(ctx->err, ctx->errlen, "%s:%d: %s%s", file,
 		    cfg->line, where, msg);
 	else
-		config_errf(ctx->err, ctx->errlen, "%s: %s%s", ctx->file,
-		    where, msg);
+		config_errf(ctx->err, ctx->errlen, "%s: %s%s", file, where,
+		    msg);
 }
 
 /* A libconfuse tree with our error and validation callbacks. */
@@ -920,65 +952,231 @@ config_strip_comments(char *p, size_t len)
 
 #define CONFIG_FILE_MAX	(1024 * 1024)
 
-/* Parse FILE into cfg; the error, if any, is already in ctx. */
+/* Report "FILE:LINE: reason" (LINE 0: none) unless an error is already kept. */
+static void	config_fail(struct config_ctx *, const char *, int, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+static void
+config_fail(struct config_ctx *ctx, const char *file, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (ctx->failed)
+		return;
+	ctx->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		config_errf(ctx->err, ctx->errlen, "%s:%d: %s", file, line, msg);
+	else
+		config_errf(ctx->err, ctx->errlen, "%s: %s", file, msg);
+}
+
+/*
+ * What libconfuse lets through, found in the text it is about to read:
+ * a "${VAR}" without a default whose variable is unset or empty (libconfuse
+ * makes it "", which an integer key reads as 0), and a "{" never closed
+ * (libconfuse ends the section at the end of the file).
+ */
 static int
-config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
+config_scan(struct config_ctx *ctx, const char *file, const char *p, size_t len)
+{
+	enum { CODE, DQUOTE, SQUOTE } st = CODE;
+	int line = 1, depth = 0, open_line = 0;
+	const char *end, *val;
+	size_t i, n;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n')
+			line++;
+		if (st != CODE && p[i] == '\\' && i + 1 < len) {
+			if (p[++i] == '\n')
+				line++;
+			continue;
+		}
+		if (st == SQUOTE) {
+			if (p[i] == '\'')
+				st = CODE;
+			continue;
+		}
+		if (st == DQUOTE && p[i] == '"')
+			st = CODE;
+		else if (st == CODE && p[i] == '"')
+			st = DQUOTE;
+		else if (st == CODE && p[i] == '\'')
+			st = SQUOTE;
+		else if (st == CODE && p[i] == '{' && depth++ == 0)
+			open_line = line;
+		else if (st == CODE && p[i] == '}' && depth > 0)
+			depth--;
+		if (p[i] != '$' || i + 1 >= len || p[i + 1] != '{' ||
+		    (end = memchr(p + i, '}', len - i)) == NULL)
+			continue;
+		n = strcspn(p + i + 2, ":}\n");
+		if (p + i + 2 + n != end || n == 0 || n > 128)
+			continue;	/* has a default, or not a variable */
+		{
+			char name[129];
+
+			memcpy(name, p + i + 2, n);
+			name[n] = '\0';
+			if ((val = getenv(name)) == NULL || *val == '\0') {
+				config_fail(ctx, file, line, "${%s}: environment "
+				    "variable not set or empty (give a default: "
+				    "${%s:-value})", name, name);
+				return -1;
+			}
+		}
+	}
+	if (depth > 0) {
+		config_fail(ctx, file, open_line, "\"{\" opened here is never "
+		    "closed: missing \"}\" before the end of the file");
+		return -1;
+	}
+	if (ctx->lines == 0 && strcmp(file, ctx->file) == 0)
+		ctx->lines = line - (len > 0 && p[len - 1] == '\n');
+	return 0;
+}
+
+/* Read FILE, blank its comments and check it; NULL with the error in ctx. */
+static char *
+config_read(struct config_ctx *ctx, const char *file, size_t *lenp)
 {
 	struct stat st;
-	FILE *fp, *mem;
+	FILE *fp;
 	char *text;
 	size_t n;
-	int rc;
 
-	if ((fp = fopen(ctx->file, "r")) == NULL) {
-		config_errf(ctx->err, ctx->errlen, "%s: %s", ctx->file,
-		    strerror(errno));
-		return -1;
+	if ((fp = fopen(file, "r")) == NULL) {
+		config_fail(ctx, file, 0, "%s", strerror(errno));
+		return NULL;
 	}
 	/* flex exits the process on a read error, so refuse directories etc. */
 	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
-		config_errf(ctx->err, ctx->errlen, "%s: not a regular file",
-		    ctx->file);
+		config_fail(ctx, file, 0, "not a regular file");
 		fclose(fp);
-		return -1;
+		return NULL;
 	}
 	if (st.st_size > CONFIG_FILE_MAX) {
-		config_errf(ctx->err, ctx->errlen, "%s: larger than %d bytes",
-		    ctx->file, CONFIG_FILE_MAX);
+		config_fail(ctx, file, 0, "larger than %d bytes", CONFIG_FILE_MAX);
 		fclose(fp);
-		return -1;
+		return NULL;
 	}
 	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-		config_errf(ctx->err, ctx->errlen, "%s: %s", ctx->file,
-		    strerror(errno));
+		config_fail(ctx, file, 0, "%s", strerror(errno));
 		fclose(fp);
-		return -1;
+		return NULL;
 	}
 	n = fread(text, 1, (size_t)st.st_size, fp);
 	fclose(fp);
 	config_strip_comments(text, n);
+	if (config_scan(ctx, file, text, n) == -1) {
+		free(text);
+		return NULL;
+	}
 	if (n == 0)
 		text[n++] = '\n';	/* fmemopen() refuses a size of 0 */
+	*lenp = n;
+	return text;
+}
+
+/*
+ * include("FILE"): libconfuse's own include, with FILE relative to the file
+ * that names it (not to the working directory, which is / once daemonized),
+ * read through config_read() like the main file: the lexer is handed the
+ * checked, comment-free text in a memfd that stays open until the parse ends,
+ * so no descriptor number, and so no file name, is reused meanwhile.
+ */
+static int
+config_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
+{
+	struct config_ctx *ctx = config_cur;
+	char path[RP_PATH_MAX], fdpath[64], *text;
+	const char *cur, *slash, *av[1];
+	size_t n;
+	int fd, rc;
+
+	if (argc != 1 || *argv[0] == '\0') {
+		cfg_error(cfg, CONFIG_INCLUDE ": expected one file name: "
+		    CONFIG_INCLUDE "(\"FILE\")");
+		return 1;
+	}
+	if (ctx->nfiles == CONFIG_INCLUDES_MAX) {
+		cfg_error(cfg, CONFIG_INCLUDE " \"%s\": more than %d files "
+		    "included", argv[0], CONFIG_INCLUDES_MAX);
+		return 1;
+	}
+	cur = config_file_name(ctx, cfg->filename);
+	if (argv[0][0] == '/' || (slash = strrchr(cur, '/')) == NULL)
+		rc = snprintf(path, sizeof(path), "%s", argv[0]);
+	else
+		rc = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - cur),
+		    cur, argv[0]);
+	if (rc < 0 || (size_t)rc >= sizeof(path)) {
+		cfg_error(cfg, CONFIG_INCLUDE " \"%s\": path too long", argv[0]);
+		return 1;
+	}
+	/* A missing file is an error of the include line. */
+	if (access(path, R_OK) == -1) {
+		cfg_error(cfg, CONFIG_INCLUDE " \"%s\": %s", path, strerror(errno));
+		return 1;
+	}
+	if ((text = config_read(ctx, path, &n)) == NULL)
+		return 1;
+	if ((ctx->names[ctx->nfiles] = strdup(path)) == NULL ||
+	    (fd = memfd_create("rproxyd.conf", MFD_CLOEXEC)) == -1) {
+		cfg_error(cfg, CONFIG_INCLUDE " \"%s\": %s", path, strerror(errno));
+		free(ctx->names[ctx->nfiles]);
+		free(text);
+		return 1;
+	}
+	ctx->fds[ctx->nfiles++] = fd;
+	rc = write(fd, text, n) == (ssize_t)n ? 0 : -1;
+	free(text);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (rc == -1 || access(fdpath, R_OK) == -1) {
+		cfg_error(cfg, CONFIG_INCLUDE " \"%s\": %s", path, rc == -1 ?
+		    strerror(errno) : "/proc is not mounted");
+		return 1;
+	}
+	av[0] = fdpath;
+	return cfg_include(cfg, opt, 1, av);
+}
+
+/* Parse FILE into cfg; the error, if any, is already in ctx. */
+static int
+config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
+{
+	FILE *mem;
+	char *text;
+	size_t n;
+	int rc;
+
+	if ((text = config_read(ctx, ctx->file, &n)) == NULL)
+		return -1;
 	if ((mem = fmemopen(text, n, "r")) == NULL) {
-		config_errf(ctx->err, ctx->errlen, "%s: %s", ctx->file,
-		    strerror(errno));
+		config_fail(ctx, ctx->file, 0, "%s", strerror(errno));
 		free(text);
 		return -1;
 	}
+	/* Errors name the file being read; libconfuse frees this one. */
+	free(cfg->filename);
+	cfg->filename = strdup(ctx->file);
 	config_cur = ctx;
 	rc = cfg_parse_fp(cfg, mem);
 	config_cur = NULL;
 	fclose(mem);
 	free(text);
 	if (rc != CFG_SUCCESS) {
-		if (!ctx->failed)
-			config_errf(ctx->err, ctx->errlen, "%s: parse error",
-			    ctx->file);
+		config_fail(ctx, ctx->file, 0, "parse error");
 		return -1;
 	}
 	if (cfg_size(cfg, CONFIG_BACKEND) == 0) {
-		config_errf(ctx->err, ctx->errlen, "%s: no backend defined",
-		    ctx->file);
+		config_fail(ctx, ctx->file, ctx->lines, "no backend defined "
+		    "(add one: " CONFIG_BACKEND " NAME { url = "
+		    "\"http://host:port\" })");
 		return -1;
 	}
 	return 0;
@@ -988,10 +1186,11 @@ int
 config_load(const char *file, struct rp_config *conf, char *err,
     size_t errlen)
 {
-	struct config_ctx ctx = { file, err, errlen, 0 };
+	struct config_ctx ctx = { .file = file, .err = err, .errlen = errlen };
 	struct rp_config *tmp = NULL;
 	char why[512];
 	cfg_t *cfg;
+	size_t i;
 	int rc = -1;
 
 	if (err != NULL && errlen > 0)
@@ -1019,7 +1218,96 @@ out:
 	free(tmp);
 	if (cfg != NULL)
 		cfg_free(cfg);
+	for (i = 0; i < ctx.nfiles; i++) {
+		close(ctx.fds[i]);
+		free(ctx.names[i]);
+	}
 	return rc;
+}
+
+/* A string as a double-quoted libconfuse value. */
+static void
+config_write_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+config_write_addr(FILE *fp, const struct rp_addr *a)
+{
+	char buf[RP_HOST_MAX + 16];
+
+	snprintf(buf, sizeof(buf), strchr(a->host, ':') != NULL ? "[%s]:%u" :
+	    "%s:%u", a->host, (unsigned)a->port);
+	config_write_str(fp, buf);
+}
+
+static const char *
+config_name_of(int v, int facility)
+{
+	size_t i;
+
+	if (facility) {
+		for (i = 0; i < nitems(config_facilities); i++)
+			if (config_facilities[i].value == v)
+				return config_facilities[i].name;
+	} else
+		for (i = 0; i < nitems(config_levels); i++)
+			if (config_levels[i].value == v)
+				return config_levels[i].name;
+	return "?";
+}
+
+/* -T: one line per key, from the same table as everything else. */
+#define CONFIG_PUT_INT(p, f)		fprintf(fp, "%u", (unsigned)(p)->f)
+#define CONFIG_PUT_DUR(p, f)		fprintf(fp, "%.3f", (double)(p)->f / 1000.0)
+#define CONFIG_PUT_SIZE(p, f)		fputs(config_size_str((p)->f, buf, sizeof(buf)), fp)
+#define CONFIG_PUT_STR(p, f)		config_write_str(fp, (p)->f)
+#define CONFIG_PUT_URL(p, f)		config_write_str(fp, (p)->f)
+#define CONFIG_PUT_ADDR(p, f)		config_write_addr(fp, &(p)->f)
+#define CONFIG_PUT_METRICS(p, f) do {					\
+	if ((p)->f.port == 0)						\
+		config_write_str(fp, "off");				\
+	else								\
+		config_write_addr(fp, &(p)->f);				\
+} while (0)
+#define CONFIG_PUT_LEVEL(p, f)		config_write_str(fp, config_name_of((p)->f, 0))
+#define CONFIG_PUT_FACILITY(p, f)	config_write_str(fp, config_name_of((p)->f, 1))
+#define CONFIG_PUT(kind, key, def, field, lo, hi) do {			\
+	fprintf(fp, "%s = ", key);					\
+	CONFIG_PUT_##kind(conf, field);					\
+	fputc('\n', fp);						\
+} while (0);
+#define CONFIG_BPUT(kind, key, def, field, lo, hi) do {			\
+	fprintf(fp, "\t%s = ", key);					\
+	CONFIG_PUT_##kind(b, field);					\
+	fputc('\n', fp);						\
+} while (0);
+
+int
+config_write(const struct rp_config *conf, FILE *fp)
+{
+	const struct rp_backend_conf *b;
+	char buf[32];
+	size_t i;
+
+	fprintf(fp, "# effective configuration of %s: defaults filled in, "
+	    "includes and ${VARIABLES} resolved\n", conf->path);
+	CONFIG_OPTS(CONFIG_PUT)
+	for (i = 0; i < conf->nbackends; i++) {
+		b = &conf->backends[i];
+		fprintf(fp, CONFIG_BACKEND " %s {\n", b->name);
+		CONFIG_BACKEND_OPTS(CONFIG_BPUT)
+		fprintf(fp, "}\n");
+	}
+	fflush(fp);
+	return ferror(fp) ? -1 : 0;
 }
 
 int

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define RP_MAX_BACKENDS		64	/* fixed: sizes the shared-memory table */
@@ -13,7 +14,6 @@
 #define RP_PATH_MAX		1024
 #define RP_WEIGHT_MAX		100
 #define RP_WORKERS_MAX		1024
-#define RP_DEFAULT_CONFIG	SYSCONFDIR "/rproxyd/rproxyd.conf"
 
 /* A host and port as written ("127.0.0.1", "9001"); resolved when bound or connected. */
 struct rp_addr {
@@ -84,6 +84,12 @@ int	config_parse_url(const char *url, struct rp_addr *addr, char *err, size_t er
 /* Parse "host:port", "[v6]:port" or "*:port" into *addr. Return -1 with the reason in err. */
 int	config_parse_listen(const char *s, struct rp_addr *addr, char *err, size_t errlen);
 
+/*
+ * Write *conf to fp in the config file's syntax, one line per key with its
+ * effective value (rproxyd -T). -1 when fp reports a write error.
+ */
+int	config_write(const struct rp_config *conf, FILE *fp);
+
 /* Map "info", "debug", ... to a syslog priority; -1 when unknown. */
 int	config_log_level(const char *name);
 
@@ -98,7 +104,7 @@ int	config_syslog_facility(const char *name);
 int	config_user_ids(const struct rp_config *conf, uid_t *uid, gid_t *gid, char *err,
 	    size_t errlen);
 
-/* The names of every key, NULL-terminated, for the man page cross-check. */
+/* The names of every key and of include, NULL-terminated, for the man page cross-check. */
 extern const char *const config_keys[];
 
 #endif

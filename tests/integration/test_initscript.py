@@ -205,7 +205,7 @@ class Site:
         self.keys.update(keys)
         self.write_config(backends)
         write(self.defaults, "# written by test_initscript.py\nDAEMON=%s\nCONF=%s\n"
-              "PIDFILE=%s\nSTOP_TIMEOUT=15\n" % (INST["daemon"], self.conf, self.pidfile))
+              "PIDFILE=%s\nSTOP_TIMEOUT=15\nRELOAD_TIMEOUT=3\n" % (INST["daemon"], self.conf, self.pidfile))
         STARTED.append((self.pidfile, None))
 
     def config_text(self, backends, extra=""):
@@ -333,7 +333,9 @@ def test_install_layout():
     assert "@" not in unit, [ln for ln in unit.splitlines() if "@" in ln]
     daemon, conf = os.path.join(inst["sbindir"], "rproxyd"), \
         os.path.join(sysconf, "rproxyd", "rproxyd.conf")
-    assert "\nExecStart=%s -c %s\n" % (daemon, conf) in unit, unit
+    assert "\nExecStart=%s -c %s $DAEMON_OPTS\n" % (daemon, conf) in unit, unit
+    assert "\nEnvironmentFile=-/etc/default/rproxyd\n" in unit, unit
+    assert "\nEnvironmentFile=-%s\n" % os.path.join(sysconf, "rproxyd", "rproxyd.env") in unit
     assert "\nExecStartPre=%s -t -c %s\n" % (daemon, conf) in unit, unit
     assert "\nExecReload=%s -t -c %s\n" % (daemon, conf) in unit, unit
     assert "\nType=forking\n" in unit and "\nPIDFile=%s\n" % sample_pidfile in unit, unit
@@ -368,7 +370,7 @@ def test_start_status_reload_restart_stop():
     try:
         res = s.init("start")
         check_ok(res, "start")
-        assert "started" in res[1], res
+        assert "Starting HTTP reverse proxy: rproxyd" in res[1], res
         # start returns once the daemon serves: the first request must work.
         assert served_by(s.port) == "b1"
         pid = s.pid()
@@ -412,6 +414,22 @@ def test_start_status_reload_restart_stop():
         assert metric(s.metrics_port, "rproxyd_config_reloads_total", 'result="success"') == 2
         assert "event=reload result=failure" not in s.log(), "the daemon got a SIGHUP"
 
+        # configtest says the same, and changes nothing either.
+        rc, out, err, _ = s.init("configtest")
+        assert rc == 1 and "%s:4:" % s.conf in err, (rc, out, err)
+        assert s.pid() == pid
+
+        # Valid for -t but refused by the daemon (listen is restart-only): the
+        # reload must say so, not report success (issue 16).
+        bad_port = s.port
+        s.port = free_port()
+        s.write_config(("b1", "b2"))
+        s.port = bad_port
+        rc, out, err, _ = s.init("reload")
+        assert rc == 1 and "did not apply" in err, (rc, out, err)
+        assert s.pid() == pid and served_by(s.port) in ("b1", "b2")
+        write(s.conf, "".join(lines[:3] + ["bogus_key = 1\n"] + lines[3:]))
+
         # restart with that config must not stop the running daemon.
         rc, out, err, _ = s.init("restart")
         assert rc == 1 and "%s:4:" % s.conf in err, (rc, out, err)
@@ -421,7 +439,7 @@ def test_start_status_reload_restart_stop():
         s.write_config(("b1",))
         res = s.init("restart")
         check_ok(res, "restart")
-        assert "stopped" in res[1] and "started" in res[1], res
+        assert "Stopping" in res[1] and "Starting" in res[1], res
         pid2 = s.pid()
         assert pid2 and pid2 != pid and not proc_alive(pid), (pid, pid2)
         assert masters() == [pid2], masters()
@@ -434,7 +452,7 @@ def test_start_status_reload_restart_stop():
 
         # stop: master, workers, pidfile and shared memory gone, promptly.
         rc, out, err, took = s.init("stop")
-        assert rc == 0 and "stopped" in out, (rc, out, err)
+        assert rc == 0 and "Stopping HTTP reverse proxy: rproxyd" in out, (rc, out, err)
         # Nothing in flight: the drain ends on its own, not at shutdown_timeout.
         assert "phase=timeout" not in s.log(), s.log()[-3000:]
         assert not proc_alive(pid3) and daemon_procs() == {}, daemon_procs()
@@ -513,6 +531,37 @@ def test_exit_codes():
         s.kill()
 
 
+def test_configtest_and_env_file():
+    """configtest checks the config; the defaults file and ENV_FILE reach the
+    daemon's environment, so a ${VAR:-default} config (etc/rproxyd-env.conf,
+    the original project's .env names) serves on the port the .env names."""
+    install()
+    s = Site("env")
+    try:
+        rc, out, err, _ = s.init("configtest")
+        assert rc == 0 and "test is successful" in out, (rc, out, err)
+        envconf = os.path.join(s.dir, "env.conf")
+        text = file_text(os.path.join(SRCDIR, "etc", "rproxyd-env.conf"))
+        write(envconf, text + 'workers = 2\nlog_dir = "%s"\n' % s.logdir)
+        dotenv = os.path.join(s.dir, "rproxyd.env")
+        write(dotenv, "PROXY_PORT=%d\nMETRICS_PORT=%d\nBACKEND_1=%s\nBACKEND_2=%s\n"
+              "PIDFILE=%s\nMAX_RETRIES=1\n" % (s.port, s.metrics_port, backend("b1").url,
+                                                backend("b2").url, s.pidfile))
+        with open(s.defaults, "a") as f:
+            f.write("CONF=%s\nENV_FILE=%s\n" % (envconf, dotenv))
+        check_ok(s.init("configtest"), "configtest of the .env config")
+        check_ok(s.init("start"), "start with the .env")
+        assert {served_by(s.port) for _ in range(4)} == {"b1", "b2"}
+        # The .env is read again by reload's -t and restart: a missing value fails.
+        write(dotenv, file_text(dotenv).replace("MAX_RETRIES=1", ""))
+        write(envconf, text.replace("${MAX_RETRIES:-2}", "${MAX_RETRIES}"))
+        rc, out, err, _ = s.init("reload")
+        assert rc == 1 and "${MAX_RETRIES}" in err, (rc, out, err)
+        check_ok(s.init("stop"), "stop")
+    finally:
+        s.kill()
+
+
 def test_status_and_stop_unprivileged():
     """status must see a root daemon from any user; stop by one is refused (4)."""
     if os.getuid() != 0 or shutil.which("setpriv") is None:
@@ -529,6 +578,9 @@ def test_status_and_stop_unprivileged():
         assert rc == 0 and "is running (pid %d)" % pid in out, (rc, out, err)
         rc, out, err, _ = s.init("stop", user=65534)
         assert rc == 4, (rc, out, err)
+        for action in ("start", "restart", "reload"):
+            rc, out, err, _ = s.init(action, user=65534)
+            assert rc == 4 and "needs root" in err, (action, rc, out, err)
         assert proc_alive(pid) and s.pid() == pid, "an unprivileged stop changed something"
         check_ok(s.init("stop"), "stop")
         assert not proc_alive(pid)
@@ -692,8 +744,36 @@ def test_stop_under_load_drops_nothing():
         s.kill()
 
 
+def test_install_keeps_edited_config():
+    """Issue 16: a second make install keeps an edited rproxyd.conf and
+    /etc/default/rproxyd (the sample goes beside it as rproxyd.conf.sample),
+    and make uninstall removes neither."""
+    install()
+    conf, defaults = INST["conf"], INST["defaults"]
+    write(conf, file_text(conf) + "# edited by the admin\n")
+    write(defaults, file_text(defaults) + "# edited by the admin\n")
+    rc, out = make("install-data-am")
+    assert rc == 0, out[-3000:]
+    assert file_text(conf).endswith("# edited by the admin\n"), "rproxyd.conf overwritten"
+    assert file_text(defaults).endswith("# edited by the admin\n"), "defaults overwritten"
+    with open(conf + ".sample", "rb") as a, \
+            open(os.path.join(SRCDIR, "etc", "rproxyd.conf"), "rb") as b:
+        assert a.read() == b.read(), "rproxyd.conf.sample is not the sample"
+    rc, out = make("uninstall")
+    assert rc == 0, out[-3000:]
+    assert "was edited: kept" in out, out
+    left = []
+    for root, _, files in os.walk(DEST):
+        left += [os.path.relpath(os.path.join(root, f), DEST) for f in files]
+    assert sorted(left) == sorted(os.path.relpath(p, DEST) for p in (conf, defaults)), left
+    os.unlink(conf)
+    os.unlink(defaults)
+
+
 def test_uninstall_leaves_no_file():
     install()
+    rc, out = make("install-data-am")
+    assert rc == 0, out[-3000:]
     rc, out = make("uninstall")
     assert rc == 0, out[-3000:]
     left = []
@@ -704,6 +784,6 @@ def test_uninstall_leaves_no_file():
 
 if __name__ == "__main__":
     run([test_install_layout, test_init_script_lint, test_start_status_reload_restart_stop,
-         test_exit_codes, test_status_and_stop_unprivileged,
+         test_exit_codes, test_configtest_and_env_file, test_status_and_stop_unprivileged,
          test_logrotate_postrotate_reopens, test_stop_under_load_drops_nothing,
-         test_uninstall_leaves_no_file])
+         test_install_keeps_edited_config, test_uninstall_leaves_no_file])

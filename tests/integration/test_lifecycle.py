@@ -11,10 +11,12 @@ import os
 import pwd
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -84,8 +86,8 @@ def test_check_good_config():
 
 
 # (name, config text, faulty line or None, reason pattern). Each faulty line is at
-# a known line number; "no backend" has no line to point at (nothing is wrong on
-# any one line), so that message is "FILE: reason".
+# a known line number; "no backend" points at the end of the file, where one
+# was still missing (issue 16).
 BAD_CONFIGS = [
     ("unknown key",
      'listen = "127.0.0.1:8080"\n'
@@ -139,7 +141,7 @@ BAD_CONFIGS = [
     ("no backend",
      'listen = "127.0.0.1:8080"\n'
      'workers = 2\n',
-     None, r'no backend'),
+     2, r'no backend defined'),
     ("negative duration",
      'workers = 2\n'
      'listen = "127.0.0.1:8080"\n'
@@ -235,6 +237,48 @@ def test_cli_version_help_bad_option():
     assert rc == 1 and "usage: rproxyd" in err, (rc, out, err)
     rc, out, err = rproxyd("-t", "extra-operand")
     assert rc == 1 and "usage: rproxyd" in err, (rc, out, err)
+
+
+def test_cli_long_options():
+    """Issue 16: --help and --version answer like -h and -v; others are refused."""
+    assert rproxyd("--version") == rproxyd("-v"), rproxyd("--version")
+    rc, out, err = rproxyd("--help")
+    assert (rc, out, err) == rproxyd("-h") and rc == 0 and "--help" in out, (rc, out, err)
+    rc, out, err = rproxyd("--bogus")
+    assert rc == 1 and "usage: rproxyd" in err and out == "", (rc, out, err)
+
+
+def test_cli_print_effective_config():
+    """Issue 16: -T checks the config and prints it as in effect (includes,
+    ${VAR:-default} and defaults resolved), in a form -t accepts again."""
+    d = tempfile.mkdtemp(prefix="rproxyd-T-")
+    try:
+        main = os.path.join(d, "main.conf")
+        write(os.path.join(d, "backends.conf"),
+              '# the backends\nbackend b1 { url = "http://127.0.0.1:9001" }\n')
+        write(main, '# comment\nlisten = "127.0.0.1:${RP_T_PORT:-8123}"\n'
+              'max_retries = ${RP_T_RETRIES}\ninclude("backends.conf")\n')
+        env = dict(os.environ, RP_T_RETRIES="5")
+        env.pop("RP_T_PORT", None)
+        p = subprocess.run([RPROXYD, "-T", "-c", main], capture_output=True, env=env,
+                           cwd="/", timeout=10)
+        out = p.stdout.decode()
+        assert p.returncode == 0, p
+        for want in ('listen = "127.0.0.1:8123"', "max_retries = 5", "workers = 64",
+                     "backend b1 {", 'url = "http://127.0.0.1:9001"'):
+            assert "\n%s\n" % want in out or "\n\t%s\n" % want in out, (want, out)
+        # What it prints is itself a config that gives the same output.
+        write(os.path.join(d, "dump.conf"), out)
+        rc, out2, err = rproxyd("-T", "-c", os.path.join(d, "dump.conf"))
+        assert rc == 0 and out2.split("\n", 1)[1] == out.split("\n", 1)[1], (err, out2)
+        # Unset ${VAR} without a default: refused with FILE:LINE, nothing printed.
+        env.pop("RP_T_RETRIES")
+        p = subprocess.run([RPROXYD, "-T", "-c", main], capture_output=True, env=env,
+                           timeout=10)
+        assert p.returncode == 1 and p.stdout == b"", p
+        assert "%s:3: ${RP_T_RETRIES}:" % main in p.stderr.decode(), p.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # --- foreground start and stop --------------------------------------------
@@ -569,6 +613,27 @@ def test_respawn_killed_worker_and_status():
         p.cleanup()
 
 
+def test_status_percentiles_are_bucket_bounds():
+    """Issue 16: -s status shows the latency bucket a percentile falls in
+    ("<=2500" ms for a 1001 ms reply), never an interpolated time nobody saw."""
+    p = Proxy(backends()[:1], workers=1, request_timeout=5)
+    try:
+        p.start()
+        st, _, _ = http(p.port, "/sleep/1001", timeout=10)
+        assert st == 200, st
+        rc, out, err, rows = status_rows(p.conf)
+        assert rc == 0, (rc, out, err)
+        assert rows["backend1"][7:9] == ["<=2500", "<=2500"], out
+        for _ in range(3):
+            assert http(p.port, "/", timeout=5)[0] == 200
+        rc, out, err, rows = status_rows(p.conf)
+        assert re.match(r"^<=\d+(\.\d+)?$", rows["backend1"][7]), out
+        assert float(rows["backend1"][7][2:]) <= 100 and rows["backend1"][8] == "<=2500", out
+    finally:
+        p.stop(10)
+        p.cleanup()
+
+
 def test_status_without_daemon():
     p = Proxy(backends())
     try:
@@ -705,10 +770,13 @@ def main():
         run([test_check_good_config, test_check_bad_configs,
              test_check_line_numbers_after_comments,
              test_workers_run_as_user_and_keep_logging,
-             test_cli_version_help_bad_option, test_foreground_start_stop,
-             test_pidfile_lock, test_stale_regions_cleaned_at_start, test_daemon_mode, test_daemon_start_failure_port_in_use,
+             test_cli_version_help_bad_option, test_cli_long_options,
+             test_cli_print_effective_config, test_foreground_start_stop,
+             test_pidfile_lock, test_stale_regions_cleaned_at_start, test_daemon_mode,
+             test_daemon_start_failure_port_in_use,
              test_daemon_releases_stderr, test_daemon_relative_config_reload,
-             test_respawn_killed_worker_and_status, test_status_without_daemon,
+             test_respawn_killed_worker_and_status, test_status_percentiles_are_bucket_bounds,
+             test_status_without_daemon,
              test_unknown_user_refused_at_start, test_daemon_fatal_worker_exit_status])
     finally:
         for b in BACKENDS:

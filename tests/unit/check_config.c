@@ -346,7 +346,19 @@ static const struct {
 	  "listen \"0.0.0.0:70000\": port out of range (0-65535)", 1 },
 	{ BACKEND_LINE "\n\nconnect_timeout = 0\n", 4,
 	  "connect_timeout: must be a positive number of seconds", 1 },
-	{ "# empty\nlisten = \"*:80\"\n", 0, "no backend defined", 1 },
+	{ "# empty\nlisten = \"*:80\"\n", 2, "no backend defined (add one: "
+	  "backend NAME { url = \"http://host:port\" })", 1 },
+
+	/* Issue 16: what libconfuse lets through. */
+	{ "\nbackend b {\n url = \"http://127.0.0.1:1\"\n", 2,
+	  "\"{\" opened here is never closed: missing \"}\" before the end of the file", 1 },
+	{ BACKEND_LINE "# c\n\nmax_retries = ${RP_CHECK_UNSET}\n", 4,
+	  "${RP_CHECK_UNSET}: environment variable not set or empty (give a default: "
+	  "${RP_CHECK_UNSET:-value})", 1 },
+	{ BACKEND_LINE "pidfile = \"/run/${RP_CHECK_UNSET}.pid\"\n", 2,
+	  "${RP_CHECK_UNSET}: environment variable not set", 0 },
+	{ BACKEND_LINE "\ninclude(\"no-such.conf\")\n", 3, "include \"", 0 },
+	{ BACKEND_LINE "include()\n", 2, "include: expected one file name", 0 },
 
 	/* Integers and their ranges. */
 	{ "max_retries = 17\n", 1, "max_retries: must be an integer from 0 to 16", 1 },
@@ -500,6 +512,147 @@ START_TEST(test_too_many_backends)
 	    conf_path, RP_MAX_BACKENDS + 1, RP_MAX_BACKENDS);
 	ck_assert_str_eq(err, want);
 	free(body);
+}
+END_TEST
+
+/* ${VAR:-default} as the original project's .env names are mapped. */
+START_TEST(test_env_variables)
+{
+	struct rp_config *c;
+
+	unsetenv("RP_CHECK_UNSET");
+	c = load_ok("max_retries = ${RP_CHECK_UNSET:-4}\n" BACKEND_LINE);
+	ck_assert_uint_eq(c->max_retries, 4);
+	ck_assert_int_eq(setenv("RP_CHECK_SET", "3", 1), 0);
+	c = load_ok("max_retries = ${RP_CHECK_SET}\n"
+	    "listen = \"127.0.0.1:${RP_CHECK_SET:-1}\"\n" BACKEND_LINE);
+	ck_assert_uint_eq(c->max_retries, 3);
+	ck_assert_uint_eq(c->listen.port, 3);
+	/* Single quotes are not expanded, so not checked; comments neither. */
+	c = load_ok("pidfile = '/run/${RP_CHECK_UNSET}'\n# ${RP_CHECK_UNSET}\n" BACKEND_LINE);
+	ck_assert_str_eq(c->pidfile, "/run/${RP_CHECK_UNSET}");
+}
+END_TEST
+
+/* etc/rproxyd-env.conf: the original's defaults unset, its .env names set. */
+START_TEST(test_env_sample)
+{
+	static const char *const names[] = {
+		"PROXY_PORT", "METRICS_PORT", "BACKEND_1", "BACKEND_2",
+		"MAX_RETRIES", "FAILURE_THRESHOLD", "HEALTH_COOLDOWN",
+		"REQUEST_TIMEOUT_CONNECT", "REQUEST_TIMEOUT_TOTAL", "LOG_LEVEL",
+		"LOG_DIR", "PIDFILE",
+	};
+	const char *srcdir = getenv("RP_SRCDIR");
+	struct rp_config c, d;
+	char path[1024], err[512];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/etc/rproxyd-env.conf",
+	    srcdir != NULL ? srcdir : ".");
+	for (i = 0; i < nitems(names); i++)
+		unsetenv(names[i]);
+	if (config_load(path, &c, err, sizeof(err)) != 0)
+		ck_abort_msg("%s", err);
+	config_defaults(&d);
+	assert_same_settings(&c, &d);
+	ck_assert_uint_eq(c.nbackends, 2);
+	ck_assert_str_eq(c.backends[1].url, "http://127.0.0.1:9002");
+
+	ck_assert_int_eq(setenv("PROXY_PORT", "8181", 1), 0);
+	ck_assert_int_eq(setenv("BACKEND_2", "http://localhost:9102", 1), 0);
+	ck_assert_int_eq(setenv("MAX_RETRIES", "4", 1), 0);
+	ck_assert_int_eq(setenv("REQUEST_TIMEOUT_TOTAL", "2.5", 1), 0);
+	ck_assert_int_eq(setenv("LOG_LEVEL", "DEBUG", 1), 0);
+	if (config_load(path, &c, err, sizeof(err)) != 0)
+		ck_abort_msg("%s", err);
+	ck_assert_uint_eq(c.listen.port, 8181);
+	ck_assert_str_eq(c.backends[1].addr.host, "localhost");
+	ck_assert_uint_eq(c.backends[1].addr.port, 9102);
+	ck_assert_uint_eq(c.max_retries, 4);
+	ck_assert_uint_eq(c.request_timeout_ms, 2500);
+	ck_assert_int_eq(c.log_level, LOG_DEBUG);
+}
+END_TEST
+
+static void
+write_file(const char *path, const char *body)
+{
+	FILE *fp;
+
+	ck_assert_ptr_ne(fp = fopen(path, "w"), NULL);
+	ck_assert_int_eq(fputs(body, fp) >= 0, 1);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/*
+ * include("FILE"): relative to the including file whatever the working
+ * directory, nested, checked like the main file, errors naming the file
+ * and line they are in, comments and all.
+ */
+START_TEST(test_include)
+{
+	struct rp_config c;
+	char inc[256], inc2[256], sub[256], err[512], want[512];
+
+	snprintf(sub, sizeof(sub), "%s/sub", conf_dir);
+	snprintf(inc, sizeof(inc), "%s/sub/backends.conf", conf_dir);
+	snprintf(inc2, sizeof(inc2), "%s/sub/more.conf", conf_dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(chdir("/"), 0);
+	write_file(inc, "# backends\n/* two\n lines */\n"
+	    "backend b1 { url = \"http://127.0.0.1:9001\" }\ninclude(\"more.conf\")\n");
+	write_file(inc2, "// more\nbackend b2 { url = \"http://127.0.0.1:9002\" }\n");
+	ck_assert_int_eq(load("# main\ninclude(\"sub/backends.conf\")\nworkers = 3\n",
+	    &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.nbackends, 2);
+	ck_assert_str_eq(c.backends[1].name, "b2");
+	ck_assert_uint_eq(c.workers, 3);
+
+	write_file(inc2, "# more\n\n\nbogus = 1\n");
+	ck_assert_int_eq(load("include(\"sub/backends.conf\")\n", &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:4: unknown key \"bogus\"", inc2);
+	ck_assert_str_eq(err, want);
+
+	write_file(inc2, "# more\nworkers = ${RP_CHECK_UNSET}\n");
+	ck_assert_int_eq(load("include(\"sub/backends.conf\")\n", &c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: ${RP_CHECK_UNSET}:", inc2);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+	/* A file that includes itself stops at libconfuse's depth limit. */
+	write_file(inc2, "include(\"more.conf\")\n");
+	ck_assert_int_eq(load("include(\"sub/backends.conf\")\n", &c, err, sizeof(err)), -1);
+
+	unlink(inc);
+	unlink(inc2);
+	rmdir(sub);
+}
+END_TEST
+
+/* What -T prints reads back as the same configuration. */
+START_TEST(test_write_reads_back)
+{
+	struct rp_config a, b;
+	char err[512];
+	FILE *fp;
+
+	ck_assert_int_eq(load("listen = \"[::1]:81\"\nmetrics_listen = \"off\"\n"
+	    "connect_timeout = 0.25\nmax_body_size = 3m\nuser = \"a\\\"b\"\n"
+	    "log_level = \"warn\"\nsyslog_facility = \"local3\"\nlog_max_size = 1025\n"
+	    "backend x { url = \"http://h:1/\"\n weight = 7 }\n" BACKEND_LINE,
+	    &a, err, sizeof(err)), 0);
+	ck_assert_ptr_ne(fp = fopen(conf_path, "w"), NULL);
+	ck_assert_int_eq(config_write(&a, fp), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+	memset(&b, 0, sizeof(b));
+	if (config_load(conf_path, &b, err, sizeof(err)) != 0)
+		ck_abort_msg("-T output refused: %s", err);
+	assert_same_settings(&a, &b);
+	ck_assert_str_eq(b.user, "a\"b");
+	ck_assert_uint_eq(b.nbackends, 2);
+	ck_assert_str_eq(b.backends[0].url, "http://h:1/");
+	ck_assert_uint_eq(b.backends[0].weight, 7);
+	ck_assert_str_eq(b.backends[1].name, "b1");
 }
 END_TEST
 
@@ -711,7 +864,7 @@ START_TEST(test_config_keys)
 		"backend_keepalive", "max_header_size", "max_uri_size",
 		"max_headers", "max_body_size", "workers", "user", "group",
 		"pidfile", "log_level", "syslog_facility", "log_dir",
-		"log_max_size", "log_keep",
+		"log_max_size", "log_keep", "include",
 	};
 	size_t i, j, n, found;
 
@@ -751,6 +904,8 @@ START_TEST(test_sample_has_every_key)
 		snprintf(pat, sizeof(pat), "%s = ", config_keys[i]);
 		if (strcmp(config_keys[i], "backend") == 0)
 			snprintf(pat, sizeof(pat), "backend backend1 {");
+		if (strcmp(config_keys[i], "include") == 0)
+			snprintf(pat, sizeof(pat), "include(\"");
 		ck_assert_msg(strstr(text, pat) != NULL,
 		    "%s not in the sample", config_keys[i]);
 	}
@@ -822,6 +977,10 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_too_many_backends);
 	tcase_add_test(tc, test_failed_load_keeps_conf);
+	tcase_add_test(tc, test_env_variables);
+	tcase_add_test(tc, test_env_sample);
+	tcase_add_test(tc, test_include);
+	tcase_add_test(tc, test_write_reads_back);
 	tcase_add_test(tc, test_listen_forms);
 	tcase_add_loop_test(tc, test_parse_listen, 0, nitems(listens));
 	tcase_add_loop_test(tc, test_parse_url, 0, nitems(urls));
