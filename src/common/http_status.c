@@ -61,6 +61,7 @@ http_head_error_status(enum http_head_error error)
 		return 501;
 	case HEAD_OK:
 	case HEAD_BAD:
+	case HEAD_CHUNK:
 		break;
 	}
 	return 400;
