@@ -351,7 +351,7 @@ def test_stale_regions_cleaned_at_start():
         t = time.time() - 3600
         os.utime(shm_path(live.proc.pid), (t, t))
         dead = dead_pid()
-        assert proc_gone(dead)
+        assert not proc_alive(dead)
         planted = [plant_region(dead), plant_region(others[0].pid),
                    plant_region(others[1].pid, age=0)]
         p.start()

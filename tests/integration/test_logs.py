@@ -890,11 +890,11 @@ class PipedProxy(Proxy):
 
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([RPROXYD, "-f", "-c", self.conf], stdout=self.logf,
-                                     stderr=subprocess.PIPE)
-        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
-                 what="rproxyd on %d" % self.port)
-        assert self.proc.poll() is None, "rproxyd exited %s" % self.proc.returncode
+        self.proc = self.popen([harness.RPROXYD, "-f", "-c", self.conf], stdout=self.logf,
+                               stderr=subprocess.PIPE)
+        # The bound ports are in the start line: read the pipe up to it, no further.
+        seen = []
+        self.learn_ports(lambda: seen.append(self.drain()) or "".join(seen), self.proc)
         return self
 
     def pending(self):
