@@ -306,6 +306,21 @@ shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES])
 }
 
 unsigned
+shm_busy_alive(const struct shm_region *r)
+{
+	uint32_t	i;
+	unsigned	n = 0;
+	pid_t		pid;
+
+	for (i = 0; i < r->hdr.nslots; i++)
+		if (atomic_load(&r->slots[i].state) == SLOT_BUSY &&
+		    (pid = (pid_t)atomic_load(&r->slots[i].pid)) > 0 &&
+		    (kill(pid, 0) == 0 || errno == EPERM))
+			n++;
+	return n;
+}
+
+unsigned
 shm_older_idle(const struct shm_region *r, uint32_t generation)
 {
 	uint32_t	i;

@@ -147,6 +147,12 @@ void	shm_slot_sum(const struct shm_region *r, struct slot *out);
 /* How many slots are in each state: n[SLOT_IDLE] and so on. */
 void	shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES]);
 
+/*
+ * How many workers serve a request and still live: a slot a SIGKILLed worker
+ * left BUSY, with no master to fold it, must not hold up anyone's drain.
+ */
+unsigned shm_busy_alive(const struct shm_region *r);
+
 /* How many workers of a generation older than this one may still accept(). */
 unsigned shm_older_idle(const struct shm_region *r, uint32_t generation);
 

@@ -2,10 +2,12 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "signals.h"
 
 static volatile sig_atomic_t	sig_stop, sig_retire, sig_reopen;
+static unsigned			stop_alarm_s;	/* shutdown_timeout + 1, rounded up */
 static sigset_t			wait_mask;	/* the mask inside waits */
 static sigset_t			work_mask;	/* the mask while working */
 
@@ -15,6 +17,13 @@ signals_on(int sig)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
+		/*
+		 * The master kills what is left at shutdown_timeout; a child whose
+		 * master is gone (it sent SIGTERM through PR_SET_PDEATHSIG) ends
+		 * itself by SIGALRM just after. alarm() is async-signal-safe.
+		 */
+		if (!sig_stop)
+			alarm(stop_alarm_s);
 		sig_stop = 1;
 		break;
 	case SIGQUIT:
@@ -27,12 +36,13 @@ signals_on(int sig)
 }
 
 void
-signals_install(void)
+signals_install(uint64_t shutdown_timeout_ms)
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGUSR1 };
 	struct sigaction	 sa;
 	size_t			 i;
 
+	stop_alarm_s = (unsigned)((shutdown_timeout_ms + 999) / 1000 + 1);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: a signal must interrupt recvmsg() and ppoll(). */

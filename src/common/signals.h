@@ -9,9 +9,11 @@
 /*
  * Workers and the keeper. Handlers only set flags. The signals stay blocked
  * while a child works and are let in only where it waits (signals_open() ...
- * signals_close() around a blocking call, or signals_ppoll()).
+ * signals_close() around a blocking call, or signals_ppoll()). A stop
+ * signal also arms an alarm for shutdown_timeout + 1 s, so that a child
+ * whose master is gone still ends.
  */
-void	signals_install(void);
+void	signals_install(uint64_t shutdown_timeout_ms);
 
 int	signals_stopping(void);	/* SIGTERM/SIGINT: finish, then exit */
 int	signals_retiring(void);	/* SIGQUIT: a reload retired this worker */

@@ -439,10 +439,7 @@ keeper_close_idle(struct keeper *k)
 static void
 keeper_drain(struct keeper *k)
 {
-	unsigned	n[SLOT_NSTATES];
-
-	shm_slot_states(k->a->shm, n);
-	if (n[SLOT_BUSY] > 0)
+	if (shm_busy_alive(k->a->shm) > 0)
 		return;
 	k->drained = 1;
 	keeper_accept(k);
@@ -559,7 +556,7 @@ keeper_main(const struct proc_args *a)
 	proc_start(a);
 	/* Its own name in ps(1) and /proc, apart from the workers. */
 	(void)prctl(PR_SET_NAME, "rproxyd-keeper");
-	signals_install();
+	signals_install(a->conf->shutdown_timeout_ms);
 	proc_drop_privileges(a);
 	keeper_setup(&k, a);
 	request_id_init();

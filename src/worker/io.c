@@ -10,6 +10,20 @@
 
 #include "clock.h"
 #include "io.h"
+#include "signals.h"
+
+/*
+ * Every wait lets the stop signals in (their handlers only set flags): a
+ * worker in the middle of a slow request still notes a SIGTERM and arms its
+ * stop alarm, which ends it if its master is gone.
+ */
+static int
+io_poll(struct pollfd *pfd, int64_t deadline)
+{
+	int64_t	left = deadline - clock_now_ns();
+
+	return signals_ppoll(pfd, 1, left > 0 ? left : 0);
+}
 
 /* Wait for events on fd until deadline. 1 ready, IO_TIMEOUT, or IO_ERROR. */
 static int
@@ -19,7 +33,7 @@ io_wait(int fd, short events, int64_t deadline)
 	int		n;
 
 	for (;;) {
-		n = poll(&pfd, 1, clock_ms_until(deadline));
+		n = io_poll(&pfd, deadline);
 		if (n > 0)
 			return 1;
 		if (n == 0)
@@ -79,7 +93,7 @@ io_sendv(int fd, struct iovec *iov, int64_t deadline, int64_t gap,
 			}
 			pfd.fd = fd;
 			pfd.events = POLLOUT | POLLIN;
-			rc = poll(&pfd, 1, clock_ms_until(deadline));
+			rc = io_poll(&pfd, deadline);
 			if (rc == 0)
 				return IO_TIMEOUT;
 			if (rc < 0 && errno != EINTR)

@@ -98,7 +98,7 @@ worker_main(const struct proc_args *a)
 	int			fd, rc;
 
 	proc_start(a);
-	signals_install();
+	signals_install(a->conf->shutdown_timeout_ms);
 	proc_drop_privileges(a);
 	/* Clients reach a worker through the keeper only. */
 	close(a->listen_fd);

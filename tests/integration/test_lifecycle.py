@@ -765,6 +765,42 @@ def test_daemon_fatal_worker_exit_status():
         p.cleanup()
 
 
+def test_orphans_exit_after_master_sigkill():
+    """The master SIGKILLed while a worker serves a slow upload: every child
+    is gone within shutdown_timeout + 1 s (the guard here is generous), and
+    a new master binds the same port at once."""
+    p = Proxy(backends(), workers=4, shutdown_timeout=2, request_timeout=30,
+              client_body_timeout=30)
+    slow = None
+    try:
+        p.start()
+        wait_for(lambda: len(p.worker_pids()) == 4 and p.keeper_pids(), what="children")
+        kids = p.worker_pids() + p.keeper_pids()
+        # A slow upload: the head and one byte of a long body, then nothing.
+        slow = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        slow.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\nx")
+        wait_for(lambda: b'rproxyd_workers{state="busy"} 1' in
+                 http(p.metrics_port, "/metrics")[2], what="the upload in a worker")
+        port = p.port
+        t0 = time.monotonic()
+        p.proc.kill()
+        p.proc.wait(5)
+        wait_for(lambda: not any(proc_alive(k) for k in kids), timeout=15,
+                 what="every child of the killed master to exit")
+        took = time.monotonic() - t0
+        print("  children gone %.2f s after the master's SIGKILL (shutdown_timeout 2)" % took)
+        p2 = Proxy(backends(), workers=2, port=port)
+        try:
+            p2.start()
+            assert http(port, "/")[0] == 200
+        finally:
+            p2.cleanup()
+    finally:
+        if slow is not None:
+            slow.close()
+        p.cleanup()
+
+
 def main():
     try:
         run([test_check_good_config, test_check_bad_configs,
@@ -777,7 +813,8 @@ def main():
              test_daemon_releases_stderr, test_daemon_relative_config_reload,
              test_respawn_killed_worker_and_status, test_status_percentiles_are_bucket_bounds,
              test_status_without_daemon,
-             test_unknown_user_refused_at_start, test_daemon_fatal_worker_exit_status])
+             test_unknown_user_refused_at_start, test_daemon_fatal_worker_exit_status,
+             test_orphans_exit_after_master_sigkill])
     finally:
         for b in BACKENDS:
             b.stop()
