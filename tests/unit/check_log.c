@@ -62,7 +62,7 @@ START_TEST(test_kv_quote_short)
 }
 END_TEST
 
-static char	logdir[] = "/tmp/check_log.XXXXXX";
+static char	logdir[32];
 
 /* The lines of logdir/rproxyd.log. */
 static char *
@@ -86,6 +86,8 @@ open_logs(void)
 {
 	char	err[256];
 
+	/* A fresh template each time: CK_FORK=no runs every test in one process. */
+	snprintf(logdir, sizeof(logdir), "/tmp/check_log.XXXXXX");
 	ck_assert_ptr_ne(mkdtemp(logdir), NULL);
 	log_init("check_log", LOG_DAEMON, LOG_DEBUG, 0);
 	ck_assert_msg(log_open_dir(logdir, (uid_t)-1, (gid_t)-1, err, sizeof(err)) == 0,
@@ -127,7 +129,7 @@ START_TEST(test_warn_without_errno)
 }
 END_TEST
 
-/* Issue 16: ISO 8601 local time with its numeric offset. */
+/* ISO 8601 local time with its numeric offset. */
 START_TEST(test_timestamp_offset)
 {
 	static const char *const zones[][2] = {
