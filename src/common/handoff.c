@@ -6,35 +6,46 @@
 
 #include "handoff.h"
 
-int
-handoff_send(int sock, int fd, const struct handoff *h, const void *bytes, int flags)
-{
-	struct msghdr	 msg;
-	struct iovec	 iov[2];
+/* One message: the struct and its bytes, with room for one descriptor. */
+struct handoff_io {
+	struct msghdr	msg;
+	struct iovec	iov[2];
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct cmsghdr	*c;
-	ssize_t		 n;
+};
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&cm, 0, sizeof(cm));
-	iov[0].iov_base = (void *)h;
-	iov[0].iov_len = sizeof(*h);
-	iov[1].iov_base = (void *)bytes;
-	iov[1].iov_len = h->len;
-	msg.msg_iov = iov;
-	msg.msg_iovlen = h->len > 0 ? 2 : 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	c = CMSG_FIRSTHDR(&msg);
+static void
+handoff_io_init(struct handoff_io *io, const struct handoff *h, const void *bytes,
+    size_t len)
+{
+	memset(io, 0, sizeof(*io));
+	io->iov[0].iov_base = (void *)h;
+	io->iov[0].iov_len = sizeof(*h);
+	io->iov[1].iov_base = (void *)bytes;
+	io->iov[1].iov_len = len;
+	io->msg.msg_iov = io->iov;
+	io->msg.msg_iovlen = len > 0 ? 2 : 1;
+	io->msg.msg_control = io->cm.buf;
+	io->msg.msg_controllen = sizeof(io->cm.buf);
+}
+
+int
+handoff_send(int sock, int fd, const struct handoff *h, const void *bytes, int flags)
+{
+	struct handoff_io	 io;
+	struct cmsghdr		*c;
+	ssize_t			 n;
+
+	handoff_io_init(&io, h, bytes, h->len);
+	c = CMSG_FIRSTHDR(&io.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	do {
-		n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+		n = sendmsg(sock, &io.msg, flags | MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR && !(flags & MSG_DONTWAIT));
 	return n == -1 ? -1 : 0;
 }
@@ -61,38 +72,26 @@ handoff_close_fds(struct msghdr *msg)
 int
 handoff_recv(int sock, int *fd, struct handoff *h, void *buf, size_t cap, int flags)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov[2];
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct cmsghdr	*c;
-	ssize_t		 n;
+	struct handoff_io	 io;
+	struct msghdr		*msg = &io.msg;
+	struct cmsghdr		*c;
+	ssize_t			 n;
 
-	memset(&msg, 0, sizeof(msg));
-	iov[0].iov_base = h;
-	iov[0].iov_len = sizeof(*h);
-	iov[1].iov_base = buf;
-	iov[1].iov_len = cap;
-	msg.msg_iov = iov;
-	msg.msg_iovlen = 2;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	handoff_io_init(&io, h, buf, cap);
+	n = recvmsg(sock, msg, flags | MSG_CMSG_CLOEXEC);
 	if (n <= 0)
 		return (int)n;
-	c = CMSG_FIRSTHDR(&msg);
+	c = CMSG_FIRSTHDR(msg);
 	if ((size_t)n < sizeof(*h) || h->magic != HANDOFF_MAGIC ||
-	    (msg.msg_flags & MSG_CTRUNC) || c == NULL || c->cmsg_level != SOL_SOCKET ||
+	    (msg->msg_flags & MSG_CTRUNC) || c == NULL || c->cmsg_level != SOL_SOCKET ||
 	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
 	    (h->kind != HANDOFF_READY && h->kind != HANDOFF_WAIT)) {
-		handoff_close_fds(&msg);
+		handoff_close_fds(msg);
 		errno = EPROTO;
 		return -1;
 	}
 	memcpy(fd, CMSG_DATA(c), sizeof(int));
-	if ((msg.msg_flags & MSG_TRUNC) || h->len != (size_t)n - sizeof(*h))
+	if ((msg->msg_flags & MSG_TRUNC) || h->len != (size_t)n - sizeof(*h))
 		return HANDOFF_TRUNCATED;
 	return 1;
 }
