@@ -402,7 +402,51 @@ def test_sigterm_with_parked_connections():
         b1.stop()
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_descriptor_limit():
+    """The keeper out of descriptors: accepting pauses (logged, counted), the
+    backlog waits, no busy loop, and service resumes once descriptors free up."""
+    b1 = Backend("backend1").start()
+    p = Proxy([b1], workers=2, client_header_timeout=30)
+    held = []
+    try:
+        p.start()
+        wait_for(lambda: len(p.keeper_pids()) == 1, what="the keeper")
+        keeper = p.keeper_pids()[0]
+        nfd = len(os.listdir("/proc/%d/fd" % keeper))
+        hard = resource.prlimit(keeper, resource.RLIMIT_NOFILE)[1]
+        resource.prlimit(keeper, resource.RLIMIT_NOFILE, (nfd + 4, hard))
+        held = [connect(p.port) for _ in range(12)]   # silent: the keeper holds them
+        wait_for(lambda: "event=accept_paused reason=fd_limit" in p.logs(),
+                 what="the pause to be logged")
+        assert metric(p.metrics_port, "rproxyd_accept_paused_total") >= 1
+        cpu0 = cpu_seconds(keeper)
+        time.sleep(2.0)
+        spent = cpu_seconds(keeper) - cpu0
+        print("  at the descriptor limit: keeper used %.2f s of CPU in 2 s" % spent)
+        assert spent < 1.0, "keeper busy at the descriptor limit: %.2f s in 2 s" % spent
+        # Descriptors back: the connections that waited in the backlog are served.
+        resource.prlimit(keeper, resource.RLIMIT_NOFILE, (hard, hard))
+        for s in held:
+            s.sendall(GET)
+        for s in held:
+            st, _, _ = response(s, timeout=15)
+            assert st == 200, st
+        assert p.keeper_pids() == [keeper], "the keeper was restarted"
+    finally:
+        close_all(held)
+        p.cleanup()
+        b1.stop()
+
+
 if __name__ == "__main__":
     run([test_idle_clients_cost_no_worker, test_keeper_timeouts, test_pipelined_after_parking,
          test_keeper_sigkill_under_load, test_reload_with_parked_connections,
-         test_sigterm_with_parked_connections, test_held_connections_block_nobody])
+         test_sigterm_with_parked_connections, test_descriptor_limit,
+         test_held_connections_block_nobody])
