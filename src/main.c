@@ -92,33 +92,60 @@ daemonize(void)
 	return fds[1];
 }
 
-int
-main(int argc, char *argv[])
+/* -t, -T and -s: look at the configuration or the running daemon, start nothing. */
+static int
+main_inspect(const struct rp_config *conf, const char *file, int test, int dump,
+    const char *status_cmd)
 {
-	struct rp_config	*conf;
-	const char		*file = RP_DEFAULT_CONFIG, *status_cmd = NULL;
-	char			 err[1024], abspath[PATH_MAX];
-	int			 ch, foreground = 0, test = 0, dump = 0, ready_fd = -1, rc;
+	if (!test)
+		return status_print(conf, status_cmd, stdout, stderr);
+	if (!dump) {
+		printf("rproxyd: configuration file %s test is successful\n", file);
+		return 0;
+	}
+	if (config_write(conf, stdout) == -1) {
+		fprintf(stderr, "rproxyd: -T: writing to standard output: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
 
+/* The command line, as parsed. */
+struct options {
+	const char	*file;
+	const char	*status_cmd;
+	int		 foreground;
+	int		 test;
+	int		 dump;
+};
+
+/* Parse argv into *o: -1 to go on, else the exit status (after -h, -v or a mistake). */
+static int
+main_options(int argc, char *argv[], struct options *o)
+{
+	int	ch;
+
+	memset(o, 0, sizeof(*o));
+	o->file = RP_DEFAULT_CONFIG;
 	while ((ch = getopt_long(argc, argv, "c:fhs:Ttv", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 'f':
-			foreground = 1;
+			o->foreground = 1;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case 's':
-			status_cmd = optarg;
+			o->status_cmd = optarg;
 			break;
 		case 'T':
-			dump = 1;
+			o->dump = 1;
 			/* FALLTHROUGH */
 		case 't':
-			test = 1;
+			o->test = 1;
 			break;
 		case 'v':
 			printf("rproxyd %s\n", PACKAGE_VERSION);
@@ -132,47 +159,49 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 1;
 	}
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct rp_config	*conf;
+	struct options		 o;
+	char			 err[1024], abspath[PATH_MAX];
+	int			 ready_fd = -1, rc;
+
+	if ((rc = main_options(argc, argv, &o)) != -1)
+		return rc;
 	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
 		fprintf(stderr, "rproxyd: %s\n", strerror(errno));
 		return 1;
 	}
 	/* Absolute, so a reload after daemonizing (chdir /) finds the same file. */
-	if (realpath(file, abspath) != NULL)
-		file = abspath;
-	if (config_load(file, conf, err, sizeof(err)) == -1 ||
+	if (realpath(o.file, abspath) != NULL)
+		o.file = abspath;
+	if (config_load(o.file, conf, err, sizeof(err)) == -1 ||
 	    master_check_config(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "rproxyd: %s\n", err);
-		if (!test) {
+		if (!o.test) {
 			openlog("rproxyd", LOG_PID, LOG_DAEMON);
 			syslog(LOG_ERR, "%s", err);
 		}
 		free(conf);
 		return 1;
 	}
-	if (test || status_cmd != NULL) {
-		rc = 0;
-		if (test && dump) {
-			if (config_write(conf, stdout) == -1) {
-				fprintf(stderr, "rproxyd: -T: writing to standard output: %s\n",
-				    strerror(errno));
-				rc = 1;
-			}
-		} else if (test)
-			printf("rproxyd: configuration file %s test is successful\n", file);
-		else
-			rc = status_print(conf, status_cmd, stdout, stderr);
+	if (o.test || o.status_cmd != NULL) {
+		rc = main_inspect(conf, o.file, o.test, o.dump, o.status_cmd);
 		free(conf);
 		return rc;
 	}
-
-	log_init("rproxyd", conf->syslog_facility, conf->log_level, foreground);
+	log_init("rproxyd", conf->syslog_facility, conf->log_level, o.foreground);
 	if (master_open_logs(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "rproxyd: %s\n", err);
 		free(conf);
 		return 1;
 	}
-	if (!foreground)
+	if (!o.foreground)
 		ready_fd = daemonize();
 	/* The master owns conf from here: a reload replaces it. */
-	return master_run(conf, &procs, foreground, ready_fd);
+	return master_run(conf, &procs, o.foreground, ready_fd);
 }

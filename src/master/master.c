@@ -602,6 +602,78 @@ master_teardown(struct master *m)
 	free(m->children);
 }
 
+/* Act on the signals that came, in a fixed order. */
+static void
+master_handle_signals(struct master *m)
+{
+	if (sig_child) {
+		sig_child = 0;
+		master_reap(m);
+	}
+	if (sig_stop) {
+		sig_stop = 0;
+		master_begin_stop(m);
+	}
+	if (sig_reload) {
+		sig_reload = 0;
+		if (!m->stopping)
+			master_reload(m);
+	}
+	if (sig_reopen) {
+		sig_reopen = 0;
+		log_reopen();
+		master_signal_children(m, SIGUSR1, CHILDREN_ALL);
+		log_notice("event=reopen_logs");
+	}
+}
+
+/*
+ * After each wake-up: stopping, wait for the children and kill them at the
+ * deadline (1 when all are gone); otherwise rotate logs and refill.
+ */
+static int
+master_tick(struct master *m, int64_t now)
+{
+	if (m->stopping) {
+		if (master_count_all(m) == 0)
+			return 1;
+		if (now >= m->stop_deadline) {
+			log_warnx("event=shutdown phase=timeout killing=%u", master_count_all(m));
+			master_signal_children(m, SIGKILL, CHILDREN_ALL);
+			m->stop_deadline = now + 1000 * NS_PER_MS;
+		}
+		return 0;
+	}
+	if (log_rotate(m->conf->log_max_size, m->conf->log_keep))
+		master_signal_children(m, SIGUSR1, CHILDREN_ALL);
+	/* Respawn the dead, or fill in for old children a reload retired. */
+	if (m->respawn_at != 0 && now < m->respawn_at)
+		return 0;
+	m->respawn_at = 0;
+	if (!master_filled(m))
+		master_fill(m);
+	return 0;
+}
+
+/* The one place the master waits, and the only place signals get in. */
+static void
+master_wait(struct master *m, const sigset_t *wait_mask, struct pollfd *pfd, nfds_t *nfds)
+{
+	struct timespec	ts;
+	int64_t		now = clock_now_ns(), wake = now + 1000 * NS_PER_MS;
+
+	if (m->respawn_at != 0 && m->respawn_at < wake)
+		wake = m->respawn_at;
+	if (m->stopping && m->stop_deadline < wake)
+		wake = m->stop_deadline;
+	*nfds = metrics_server_pollfds(m->metrics, pfd, METRICS_POLLFD_MAX, &wake);
+	wake = wake > now ? wake - now : 0;
+	ts.tv_sec = wake / 1000000000LL;
+	ts.tv_nsec = wake % 1000000000LL;
+	if (ppoll(pfd, *nfds, &ts, wait_mask) == -1 && errno != EINTR)
+		log_warn("event=master_ppoll");
+}
+
 int
 master_run(struct rp_config *conf, const struct proc_table *procs, int foreground,
     int ready_fd)
@@ -610,9 +682,7 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 	struct pollfd	 pfd[METRICS_POLLFD_MAX];
 	nfds_t		 nfds;
 	sigset_t	 wait_mask;
-	struct timespec	 ts;
 	char		 err[1024];
-	int64_t		 now, wake;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -637,64 +707,12 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 		close(ready_fd);
 		master_detach_stderr();
 	}
-
-	for (;;) {
-		now = clock_now_ns();
-		wake = now + 1000 * NS_PER_MS;
-		if (m.respawn_at != 0 && m.respawn_at < wake)
-			wake = m.respawn_at;
-		if (m.stopping && m.stop_deadline < wake)
-			wake = m.stop_deadline;
-		nfds = metrics_server_pollfds(m.metrics, pfd, METRICS_POLLFD_MAX, &wake);
-		wake = wake > now ? wake - now : 0;
-		ts.tv_sec = wake / 1000000000LL;
-		ts.tv_nsec = wake % 1000000000LL;
-		/* The one place the master waits, and the only place signals get in. */
-		if (ppoll(pfd, nfds, &ts, &wait_mask) == -1 && errno != EINTR)
-			log_warn("event=master_ppoll");
-
-		if (sig_child) {
-			sig_child = 0;
-			master_reap(&m);
-		}
-		if (sig_stop) {
-			sig_stop = 0;
-			master_begin_stop(&m);
-		}
-		if (sig_reload) {
-			sig_reload = 0;
-			if (!m.stopping)
-				master_reload(&m);
-		}
-		if (sig_reopen) {
-			sig_reopen = 0;
-			log_reopen();
-			master_signal_children(&m, SIGUSR1, CHILDREN_ALL);
-			log_notice("event=reopen_logs");
-		}
+	do {
+		master_wait(&m, &wait_mask, pfd, &nfds);
+		master_handle_signals(&m);
 		/* After reaping, so a scrape sees a dead worker's slot folded or live. */
 		metrics_server_handle(m.metrics, pfd, nfds);
-		now = clock_now_ns();
-		if (m.stopping) {
-			if (master_count_all(&m) == 0)
-				break;
-			if (now >= m.stop_deadline) {
-				log_warnx("event=shutdown phase=timeout killing=%u",
-				    master_count_all(&m));
-				master_signal_children(&m, SIGKILL, CHILDREN_ALL);
-				m.stop_deadline = now + 1000 * NS_PER_MS;
-			}
-			continue;
-		}
-		if (log_rotate(m.conf->log_max_size, m.conf->log_keep))
-			master_signal_children(&m, SIGUSR1, CHILDREN_ALL);
-		/* Respawn the dead, or fill in for old workers a reload retired. */
-		if (m.respawn_at != 0 && now < m.respawn_at)
-			continue;
-		m.respawn_at = 0;
-		if (!master_filled(&m))
-			master_fill(&m);
-	}
+	} while (!master_tick(&m, clock_now_ns()));
 	log_notice("event=shutdown phase=done status=%d", m.exit_status);
 	master_teardown(&m);
 	free(m.conf);

@@ -12,6 +12,7 @@
 #include "http_status.h"
 #include "log.h"
 #include "proxy.h"
+#include "retry.h"
 
 /* How reading the client's body ended, when it did not simply complete. */
 enum body_result {
@@ -663,29 +664,20 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 	return 0;
 }
 
-/* May a failed attempt be tried again, on this evidence? */
-static int
-attempt_retryable(const struct conn *c, const struct body *b, const struct attempt *a)
+/* What the retry policy needs to know of a failed attempt. */
+static struct retry_facts
+attempt_facts(const struct conn *c, const struct body *b, const struct attempt *a)
 {
-	if (!a->wrote)
-		return 1;	/* nothing left the proxy */
-	if (!b->kept && (b->streaming || http_head_chunked(&c->req) ||
-	    http_head_has_length(&c->req)))
-		return 0;	/* the body is gone */
-	return method_idempotent(c->req.method, c->req.methodlen);
-}
+	struct retry_facts	f;
 
-/*
- * A pooled connection the backend had closed: not the backend's fault. Retry
- * on a fresh connection when the backend sent nothing and the request may be
- * sent again: idempotent, body kept (RFC 9112 9.3.1: a proxy must not retry
- * a POST on its own, even here).
- */
-static int
-attempt_stale(const struct conn *c, const struct body *b, const struct attempt *a)
-{
-	return a->reused && a->reason == FAIL_RESET && !a->got_bytes && b->kept &&
-	    method_idempotent(c->req.method, c->req.methodlen);
+	f.wrote = a->wrote;
+	f.body = b->streaming || http_head_chunked(&c->req) || http_head_has_length(&c->req);
+	f.body_kept = b->kept;
+	f.idempotent = method_idempotent(c->req.method, c->req.methodlen);
+	f.reused = a->reused;
+	f.got_bytes = a->got_bytes;
+	f.reason = a->reason;
+	return f;
 }
 
 /* Read (or refuse) what comes before the first attempt: expectations, limits, small bodies. */
@@ -782,12 +774,16 @@ static int
 attempt_try(struct conn *c, struct exchange *x, struct body *b, struct attempt *a, int i,
     enum lb_pick how)
 {
-	struct proxy	*p = x->p;
-	int		 rc;
+	struct proxy		*p = x->p;
+	struct retry_facts	 facts;
+	int			 rc;
 
 	attempt_start(p, a, i, how);
 	rc = attempt_run(c, x, b, a);
-	if (rc == -1 && attempt_stale(c, b, a)) {
+	if (rc != -1)
+		return rc;
+	facts = attempt_facts(c, b, a);
+	if (retry_fresh(&facts)) {
 		log_info("event=stale_connection request_id=%s backend=%s "
 		    "action=retry_fresh", x->id, p->up[i].conf->name);
 		attempt_end(p, a, 0);
@@ -831,13 +827,14 @@ exchange_relay(struct conn *c, struct exchange *x, struct attempt *a)
 int
 proxy_exchange(struct conn *c, struct exchange *x)
 {
-	struct proxy	*p = x->p;
-	struct body	 b;
-	struct attempt	 a;
-	enum lb_pick	 how;
-	uint64_t	 tried = 0;
-	unsigned	 max_attempts = 1 + p->conf->max_retries;
-	int		 rc, i, last_timeout = 0, last = -1;
+	struct proxy		*p = x->p;
+	struct body		 b;
+	struct attempt		 a;
+	struct retry_facts	 facts;
+	enum lb_pick		 how;
+	uint64_t		 tried = 0;
+	unsigned		 max_attempts = 1 + p->conf->max_retries;
+	int			 rc, i, last_timeout = 0, last = -1;
 
 	memset(&b, 0, sizeof(b));
 	b.p = p;
@@ -867,7 +864,8 @@ proxy_exchange(struct conn *c, struct exchange *x)
 		last = i;
 		last_timeout = a.reason == FAIL_TIMEOUT || a.reason == FAIL_CONNECT_TIMEOUT;
 		tried |= UINT64_C(1) << i;
-		if (!attempt_retryable(c, &b, &a))
+		facts = attempt_facts(c, &b, &a);
+		if (!retry_another(&facts))
 			break;
 		if (x->attempts < max_attempts) {
 			counter_add(&p->up[i].stats->retries, 1);
