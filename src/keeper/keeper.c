@@ -402,7 +402,9 @@ keeper_timeout(const struct keeper *k, int64_t now)
 		next = k->accept_paused_until;
 	if (k->stopping && !k->drained && now + 100 * NS_PER_MS < next)
 		next = now + 100 * NS_PER_MS;	/* look at the workers again */
-	return next == INT64_MAX ? -1 : clock_ms_until(next);
+	if (now + 1000 * NS_PER_MS < next)
+		next = now + 1000 * NS_PER_MS;	/* and at the scoreboard's generation */
+	return clock_ms_until(next);
 }
 
 static void
@@ -487,7 +489,8 @@ keeper_signals(struct keeper *k)
 		/* Ready connections nobody took come back here for their 503. */
 		keeper_ctl(k, EPOLL_CTL_ADD, k->a->worker_end, EPOLLIN, TAG_WORKER_END);
 	}
-	if (signals_retiring() && !k->retiring && !k->stopping) {
+	if ((signals_retiring() || atomic_load(&k->a->shm->hdr.generation) != k->a->generation) &&
+	    !k->retiring && !k->stopping) {
 		k->retiring = 1;
 		log_info("event=keeper_retire held=%zu", keeper_nheld(k));
 		/* The new keeper accepts and reads the parked ones from here on. */

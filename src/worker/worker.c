@@ -65,7 +65,9 @@ worker_take(const struct proc_args *a, struct client *cl, int *fd, struct handof
 	/* Checked with signals let in, so that none waits for the next connection. */
 	if (signals_take_reopen())
 		log_reopen();
-	if (signals_stopping() || signals_retiring()) {
+	/* A reload retires this worker by SIGQUIT, or, should that be lost, by the scoreboard. */
+	if (signals_stopping() || signals_retiring() ||
+	    atomic_load(&a->shm->hdr.generation) != a->generation) {
 		signals_close();
 		return -1;
 	}
