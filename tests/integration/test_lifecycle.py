@@ -801,6 +801,37 @@ def test_orphans_exit_after_master_sigkill():
         p.cleanup()
 
 
+def test_respawn_after_user_removed():
+    """The workers' user is resolved once, by the master: with the user gone
+    from the passwd file, a killed worker is still respawned as it, and the
+    daemon keeps serving."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        raise Skip("needs root and useradd")
+    name = "rpgone%d" % os.getpid()
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                    "/usr/sbin/nologin", name], check=True, capture_output=True)
+    p = Proxy(backends(), workers=2, user=name)
+    removed = False
+    try:
+        p.start()
+        wait_for(lambda: len(p.worker_pids()) == 2, what="2 workers")
+        uid = os.stat("/proc/%d" % p.worker_pids()[0]).st_uid
+        subprocess.run(["userdel", "--force", name], check=True, capture_output=True)
+        removed = True
+        victim = p.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(p.worker_pids()) == 2 and victim not in p.worker_pids(),
+                 what="the worker respawned")
+        new = [w for w in p.worker_pids() if w != victim]
+        assert all(os.stat("/proc/%d" % w).st_uid == uid for w in new), new
+        assert http(p.port, "/")[0] == 200
+        assert p.proc.poll() is None, p.logs()[-2000:]
+    finally:
+        p.cleanup()
+        if not removed:
+            subprocess.run(["userdel", "--force", name], capture_output=True)
+
+
 def main():
     try:
         run([test_check_good_config, test_check_bad_configs,
@@ -814,7 +845,7 @@ def main():
              test_respawn_killed_worker_and_status, test_status_percentiles_are_bucket_bounds,
              test_status_without_daemon,
              test_unknown_user_refused_at_start, test_daemon_fatal_worker_exit_status,
-             test_orphans_exit_after_master_sigkill])
+             test_orphans_exit_after_master_sigkill, test_respawn_after_user_removed])
     finally:
         for b in BACKENDS:
             b.stop()
