@@ -808,6 +808,8 @@ exchange_client_failed(struct conn *c, struct exchange *x, struct attempt *a, in
 		proxy_send_error(c, x, 413);
 	else if (rc == BODY_BAD)
 		proxy_send_error(c, x, 400);
+	else
+		x->status = 499;	/* the client left mid-body: nothing to answer */
 	return -1;
 }
 
@@ -844,6 +846,8 @@ proxy_exchange(struct conn *c, struct exchange *x)
 		c->close = 1;
 		if (rc > 0)
 			proxy_send_error(c, x, rc);
+		else
+			x->status = 499;	/* the client left before its body was in */
 		return -1;
 	}
 	while (x->attempts < max_attempts && (i = exchange_pick(p, x, &tried, last, &how)) >= 0) {

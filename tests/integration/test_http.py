@@ -478,8 +478,24 @@ def test_long_bodies_cut_short():
                 "whole body after an abandoned one%s" % tail(p)
 
 
+def test_client_leaving_mid_upload_is_499():
+    """A client that leaves before its body is all sent is logged 499, as nginx
+    does, not status=0, and the worker is free again."""
+    with contextlib.ExitStack() as st:
+        (b,) = start_backends(st, "b1")
+        p = start_proxy(st, [b], workers=1)
+        with socket.create_connection(("127.0.0.1", p.port), timeout=10) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nX-Request-ID: gone-1\r\n"
+                      b"Content-Length: 100000\r\n\r\n" + b"x" * 1000)
+        line = wait_for(lambda: log_lines(p, "request_id=gone-1 ", " status="), timeout=10,
+                        what="the access line")[0]
+        assert " status=499 " in line, line
+        assert request(p.port, "/").status == 200
+
+
 if __name__ == "__main__":
     harness.run([
+        test_client_leaving_mid_upload_is_499,
         test_download_bodies,
         test_upload_bodies,
         test_large_echo_full_duplex,
