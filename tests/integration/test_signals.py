@@ -620,7 +620,7 @@ def test_sigusr1_reopens_logs():
 def test_double_hup_during_fork():
     """Two SIGHUPs 2 ms apart, with the master on one CPU, so that the second
     often lands while the first reload forks: each time the daemon ends with
-    exactly `workers` workers and one keeper, all of the newest generation.
+    exactly `workers` workers and one keeper (the old ones all retired).
     A child forked while the master ignores SIGQUIT must not lose its
     retirement."""
     b1 = Backend("backend1").start()
@@ -629,18 +629,18 @@ def test_double_hup_during_fork():
         p.start()
         os.sched_setaffinity(p.proc.pid, {min(os.sched_getaffinity(0))})
         wait_for(lambda: len(p.worker_pids()) == 8, what="8 workers")
+        done = 0
         for i in range(8):
             p.signal(signal.SIGHUP)
             time.sleep(0.002)
             p.signal(signal.SIGHUP)
-            n = 2 * (i + 1)
-            wait_for(lambda: p.logs().count("event=reload result=success") >= n,
-                     what="%d reloads" % n)
+            # Two HUPs the master had not yet taken make one reload: at least one.
+            wait_for(lambda: p.logs().count("event=reload result=success") > done,
+                     what="a reload after pair %d" % (i + 1))
+            done = p.logs().count("event=reload result=success")
             wait_for(lambda: len(p.worker_pids()) == 8 and len(p.keeper_pids()) == 1,
                      timeout=20, what="8 workers and 1 keeper after reload pair %d (now %d "
                      "and %d)" % (i + 1, len(p.worker_pids()), len(p.keeper_pids())))
-        gens = set(re.findall(r"event=reload result=success generation=(\d+)", p.logs()))
-        assert str(16) in gens, gens
         st, hdrs, _ = http(p.port, "/")
         assert st == 200, st
     finally:
