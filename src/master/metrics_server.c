@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "http_head.h"
+#include "http_status.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_server.h"
@@ -177,11 +178,11 @@ ms_respond(struct ms_conn *c, int status, const char *reason, const char *extra,
 
 /* A short fixed body, copied so that every response owns a malloc'd one. */
 static void
-ms_respond_text(struct ms_conn *c, int status, const char *reason, const char *extra,
-    int head_only)
+ms_respond_text(struct ms_conn *c, int status, const char *extra, int head_only)
 {
-	char	*body;
-	size_t	 len;
+	const char	*reason = http_status_reason(status);
+	char		*body;
+	size_t		 len;
 
 	len = strlen(reason) + 1;
 	if ((body = malloc(len + 1)) == NULL) {
@@ -204,7 +205,7 @@ ms_dispatch(struct metrics_server *ms, struct ms_conn *c)
 
 	head_only = http_token_eq(h->method, h->methodlen, "HEAD");
 	if (!head_only && !http_token_eq(h->method, h->methodlen, "GET")) {
-		ms_respond_text(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", 0);
+		ms_respond_text(c, 405, "Allow: GET, HEAD\r\n", 0);
 		return;
 	}
 	/* The query string does not select anything. */
@@ -212,12 +213,12 @@ ms_dispatch(struct metrics_server *ms, struct ms_conn *c)
 		;
 	if (!(pathlen == 1 && h->url[0] == '/') &&
 	    !(pathlen == 8 && memcmp(h->url, "/metrics", 8) == 0)) {
-		ms_respond_text(c, 404, "Not Found", NULL, head_only);
+		ms_respond_text(c, 404, NULL, head_only);
 		return;
 	}
 	if (metrics_render(ms->r, &body, &len) == -1) {
 		log_warnx("event=metrics_scrape error=\"out of memory\"");
-		ms_respond_text(c, 500, "Internal Server Error", NULL, head_only);
+		ms_respond_text(c, 500, NULL, head_only);
 		return;
 	}
 	ms_respond(c, 200, "OK", NULL, body, len, head_only);
@@ -231,7 +232,7 @@ ms_conn_read(struct metrics_server *ms, struct ms_conn *c)
 
 	for (;;) {
 		if (c->inlen == sizeof(c->in)) {
-			ms_respond_text(c, 431, "Request Header Fields Too Large", NULL, 0);
+			ms_respond_text(c, 431, NULL, 0);
 			return;
 		}
 		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
@@ -248,14 +249,7 @@ ms_conn_read(struct metrics_server *ms, struct ms_conn *c)
 		used = http_head_feed(&c->head, c->in + c->inlen, (size_t)n);
 		c->inlen += (size_t)n;
 		if (used == -1) {
-			if (c->head.error == HEAD_URI_TOO_LONG)
-				ms_respond_text(c, 414, "URI Too Long", NULL, 0);
-			else if (c->head.error == HEAD_TOO_MANY ||
-			    c->head.error == HEAD_TOO_LARGE)
-				ms_respond_text(c, 431, "Request Header Fields Too Large",
-				    NULL, 0);
-			else
-				ms_respond_text(c, 400, "Bad Request", NULL, 0);
+			ms_respond_text(c, http_head_error_status(c->head.error), NULL, 0);
 			return;
 		}
 		if (c->head.head_complete) {

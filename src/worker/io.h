@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* How an I/O step ended, when it did not succeed: every code in one place. */
 #define IO_ERROR	(-1)	/* errno says why */
 #define IO_TIMEOUT	(-2)
+#define IO_BUF_FULL	(-3)	/* no room left in the buffer to read into */
+#define IO_EOF		(-4)	/* the peer closed before the expected end */
 
 /* Read up to len bytes before deadline (CLOCK_MONOTONIC ns): >0 bytes, 0 EOF, or IO_*. */
 ssize_t	io_read(int fd, void *buf, size_t len, int64_t deadline);
@@ -28,7 +31,6 @@ int	io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
  * *nout count the bytes taken from in and given to out. The pipe holds
  * leftovers after a failure: the caller closes it.
  */
-#define IO_EOF		(-4)
 int	io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
 	    uint64_t *nin, uint64_t *nout, int *failed);
 

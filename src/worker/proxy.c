@@ -58,8 +58,6 @@ struct attempt {
 	struct exchange		*x;
 };
 
-#define IO_BUF_FULL	(-3)	/* response head larger than the backend buffer */
-
 /* Content-Length bodies with more than this left go by splice(2), not copies. */
 #define SPLICE_MIN		(32 * 1024)
 #define SPLICE_PIPE_SIZE	(256 * 1024)
