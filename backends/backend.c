@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_status.h"
 #include "llhttp.h"
 
 #define RBUF_SIZE	16384		/* socket reads */
@@ -210,26 +211,6 @@ elapsed_ms(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static const char *
-reason(int status)
-{
-	static const struct { int code; const char *text; } r[] = {
-		{ 200, "OK" }, { 201, "Created" },
-		{ 202, "Accepted" }, { 204, "No Content" }, { 301, "Moved Permanently" },
-		{ 302, "Found" }, { 304, "Not Modified" }, { 400, "Bad Request" },
-		{ 401, "Unauthorized" }, { 403, "Forbidden" },
-		{ 404, "Not Found" }, { 500, "Internal Server Error" },
-		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
-		{ 504, "Gateway Timeout" },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		if (r[i].code == status)
-			return r[i].text;
-	return "Unknown";
-}
-
 /*
  * Output.  Everything goes through out(), which coalesces small pieces
  * (head plus a short body become one segment) and passes large ones
@@ -333,7 +314,7 @@ resp_head(struct conn *c, int status, const char *type, enum frame frame,
 	c->status = status;
 	c->started = 1;
 	outf(c, "HTTP/1.1 %d %s\r\nX-Backend: %s\r\nX-Backend-Seq: %" PRIu64
-	    "\r\n", status, reason(status), name, c->seq);
+	    "\r\n", status, http_status_reason(status), name, c->seq);
 	if ((rid = find_header(c, "X-Request-ID")) != NULL) {
 		out(c, "X-Request-ID: ", 14);
 		out(c, c->hbuf + rid->value, rid->valuelen);

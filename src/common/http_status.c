@@ -11,6 +11,7 @@ static const struct {
 	{ 100, "Continue" },
 	{ 200, "OK" },
 	{ 201, "Created" },
+	{ 202, "Accepted" },
 	{ 204, "No Content" },
 	{ 301, "Moved Permanently" },
 	{ 302, "Found" },
