@@ -51,6 +51,14 @@ parse_result(const struct http_head *head, long used, size_t n, const struct hel
 	return PARSE_PARTIAL;
 }
 
+enum held_parse
+held_parse_whole(struct http_head *head, struct http_header *headers, const char *data,
+    size_t n, const struct held_limits *lim)
+{
+	http_head_init(head, HTTP_REQUEST, headers, lim->max_headers, lim->max_uri_size);
+	return parse_result(head, http_head_feed(head, data, n), n, lim);
+}
+
 /* Parse all the bytes held from the first: after the buffer or header slots grew. */
 static enum held_parse
 held_reparse(struct held_buf *b, const struct held_limits *lim)

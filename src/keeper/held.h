@@ -69,6 +69,10 @@ enum held_parse {
 enum held_parse held_append(struct held *h, const char *data, size_t n,
 	    const struct held_limits *lim);
 
+/* Parse data as one whole head with the caller's parser and header slots. */
+enum held_parse held_parse_whole(struct http_head *head, struct http_header *headers,
+	    const char *data, size_t n, const struct held_limits *lim);
+
 /* Room left before the head size limit, for the next read. */
 size_t	held_room(const struct held *h, const struct held_limits *lim);
 

@@ -37,6 +37,8 @@ struct keeper {
 	int			 listen_fd;	/* -1 once no longer accepting */
 	struct held_list	 lists[HELD_NSTATES];
 	char			*scratch;	/* one read of a head, before it is anyone's */
+	struct http_head	 scratch_head;	/* ...and its parser */
+	struct http_header	*scratch_headers;
 	int64_t			 accept_paused_until;	/* 0: accepting */
 	int			 keeper_out;	/* EPOLLOUT wanted on the keeper's end */
 	int			 worker_out;	/* ... on the workers' end (handing over) */
@@ -55,16 +57,6 @@ keeper_ctl(struct keeper *k, int op, int fd, uint32_t events, uint64_t tag)
 	ev.data.u64 = tag;
 	if (epoll_ctl(k->epfd, op, fd, &ev) == -1 && op != EPOLL_CTL_DEL)
 		log_warn("event=keeper_epoll_ctl fd=%d", fd);
-}
-
-static void
-keeper_count_held(struct keeper *k)
-{
-	size_t	i, n = 0;
-
-	for (i = 0; i < HELD_NSTATES; i++)
-		n += k->lists[i].n;
-	atomic_store_explicit(&k->slot->held, (int64_t)n, memory_order_relaxed);
 }
 
 static size_t
@@ -182,9 +174,13 @@ held_answer(struct keeper *k, struct held *h, int status)
 	held_move(k, h, HELD_CLOSING, now + CLOSING_NS);
 }
 
-/* Send h to a free worker (kind READY) or, retiring, to the new keeper (WAIT). */
+/*
+ * Send h with len bytes to a free worker (kind READY) or, retiring, to the
+ * new keeper (WAIT). The bytes are h's own, or a read not yet copied there.
+ */
 static int
-held_send(struct keeper *k, struct held *h, int sock, uint32_t kind)
+held_send_bytes(struct keeper *k, struct held *h, int sock, uint32_t kind,
+    const char *bytes, size_t len)
 {
 	struct handoff	m;
 
@@ -192,15 +188,38 @@ held_send(struct keeper *k, struct held *h, int sock, uint32_t kind)
 	m.magic = HANDOFF_MAGIC;
 	m.kind = kind;
 	m.nreq = h->nreq;
-	m.len = h->buf != NULL ? (uint32_t)h->buf->len : 0;
+	m.len = (uint32_t)len;
 	m.since = h->since;
 	m.peer = h->peer;
-	if (handoff_send(sock, h->fd, &m, h->buf != NULL ? h->buf->data : NULL,
-	    MSG_DONTWAIT) == -1)
+	if (handoff_send(sock, h->fd, &m, bytes, MSG_DONTWAIT) == -1)
 		return -1;
 	if (kind == HANDOFF_READY)
 		counter_add(&k->slot->handoffs_to_worker, 1);
 	return 0;
+}
+
+static int
+held_send(struct keeper *k, struct held *h, int sock, uint32_t kind)
+{
+	return held_send_bytes(k, h, sock, kind, h->buf != NULL ? h->buf->data : NULL,
+	    h->buf != NULL ? h->buf->len : 0);
+}
+
+/*
+ * The usual case on the request path: a whole head in one read and room to
+ * hand it on at once, with nobody queued before it. Then it goes straight
+ * from the read buffer: no copy and no allocation. 0 when it did not.
+ */
+static int
+held_pass_read(struct keeper *k, struct held *h, size_t n)
+{
+	if (h->buf != NULL || k->stopping || k->retiring || k->lists[HELD_READY].n > 0 ||
+	    held_parse_whole(&k->scratch_head, k->scratch_headers, k->scratch, n,
+	    &k->lim) != PARSE_DONE ||
+	    held_send_bytes(k, h, k->a->keeper_end, HANDOFF_READY, k->scratch, n) == -1)
+		return 0;
+	held_close(k, h);
+	return 1;
 }
 
 /* Hand the ready connections on, oldest first, while the workers' queue has room. */
@@ -270,6 +289,8 @@ held_read(struct keeper *k, struct held *h)
 		return;
 	}
 	held_head_timer(k, h);
+	if (held_pass_read(k, h, (size_t)n))
+		return;
 	pr = held_append(h, k->scratch, (size_t)n, &k->lim);
 	if (pr == PARSE_NOMEM) {
 		log_warn("event=keeper_alloc");
@@ -539,7 +560,8 @@ keeper_setup(struct keeper *k, const struct proc_args *a)
 	k->lim.max_headers = a->conf->max_headers;
 	k->lim.max_uri_size = a->conf->max_uri_size;
 	k->scratch = malloc(a->conf->max_header_size);
-	if (k->scratch == NULL)
+	k->scratch_headers = calloc(a->conf->max_headers, sizeof(struct http_header));
+	if (k->scratch == NULL || k->scratch_headers == NULL)
 		fatal(1, "keeper: allocate buffers");
 	if ((k->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal(1, "keeper: epoll_create1");
@@ -579,7 +601,8 @@ keeper_main(const struct proc_args *a)
 			keeper_hand_over(&k);
 		else if (k.stopping && !k.drained)
 			keeper_drain(&k);
-		keeper_count_held(&k);
+		atomic_store_explicit(&k.slot->held, (int64_t)keeper_nheld(&k),
+		    memory_order_relaxed);
 		if ((k.retiring || k.drained) && keeper_nheld(&k) == 0)
 			break;
 	}

@@ -169,7 +169,6 @@ client_park(struct client *cl, int64_t since)
 {
 	struct conn	*c = &cl->conn;
 	struct handoff	 h;
-	socklen_t	 len = sizeof(h.peer);
 
 	memset(&h, 0, sizeof(h));
 	h.magic = HANDOFF_MAGIC;
@@ -177,8 +176,8 @@ client_park(struct client *cl, int64_t since)
 	h.nreq = c->nreq;
 	h.len = (uint32_t)c->len;
 	h.since = since;
-	if (getpeername(c->fd, &h.peer.sa, &len) == -1 ||
-	    client_park_fd(cl->handoff_fd, c->fd, &h, c->buf) == -1) {
+	h.peer = c->peer;
+	if (client_park_fd(cl->handoff_fd, c->fd, &h, c->buf) == -1) {
 		log_warn("event=park_failed client=%s", c->addr);
 		return;
 	}

@@ -23,6 +23,7 @@ void
 conn_open(struct conn *c, int fd, const struct handoff *h, size_t len)
 {
 	c->fd = fd;
+	c->peer = h->peer;
 	net_sockaddr_host(&h->peer.sa, c->addr, sizeof(c->addr));
 	c->port = net_sockaddr_port(&h->peer.sa);
 	c->nreq = h->nreq;

@@ -21,7 +21,8 @@
 struct conn {
 	const struct rp_config	*conf;
 	int			 fd;
-	char			 addr[64];	/* numeric client address */
+	union handoff_peer	 peer;		/* the client's address, as handed over */
+	char			 addr[64];	/* ...numeric, for logs and X-Forwarded-For */
 	unsigned		 port;
 	char			*buf;		/* client bytes: head, then body */
 	size_t			 cap;

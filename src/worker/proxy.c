@@ -83,12 +83,6 @@ proxy_send_error(struct conn *c, struct exchange *x, int status)
 	return 0;
 }
 
-static void *
-proxy_alloc(size_t n)
-{
-	return calloc(1, n);
-}
-
 int
 proxy_init(struct proxy *p, const struct rp_config *conf, struct shm_region *shm,
     struct slot *slot)
@@ -100,13 +94,13 @@ proxy_init(struct proxy *p, const struct rp_config *conf, struct shm_region *shm
 	p->conf = conf;
 	p->slot = slot;
 	p->pipe[0] = p->pipe[1] = -1;
-	p->bbuf = proxy_alloc(BACKEND_BUF);
+	p->bbuf = malloc(BACKEND_BUF);
 	/* Room for a head plus what the proxy adds to it. */
 	p->hcap = 2 * conf->max_header_size + 4096;
-	p->hbuf = proxy_alloc(p->hcap);
-	p->rhbuf = proxy_alloc(p->hcap);
-	p->keep = proxy_alloc(KEEP_BODY_MAX + READ_CHUNK);
-	p->resp_headers = proxy_alloc(conf->max_headers * sizeof(struct http_header));
+	p->hbuf = malloc(p->hcap);
+	p->rhbuf = malloc(p->hcap);
+	p->keep = malloc(KEEP_BODY_MAX + READ_CHUNK);
+	p->resp_headers = calloc(conf->max_headers, sizeof(struct http_header));
 	if (p->bbuf == NULL || p->hbuf == NULL || p->rhbuf == NULL || p->keep == NULL ||
 	    p->resp_headers == NULL)
 		return -1;

@@ -135,6 +135,20 @@ START_TEST(test_done_when_refused_or_full)
 }
 END_TEST
 
+/* One read holding a whole head is done at once; a part of one is not. */
+START_TEST(test_parse_whole)
+{
+	static const char	 req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\nbody bytes";
+	struct http_header	 hdrs[100];
+	struct http_head	 head;
+
+	ck_assert_int_eq(held_parse_whole(&head, hdrs, req, sizeof(req) - 1, &lim), PARSE_DONE);
+	ck_assert(head.head_complete);
+	ck_assert_int_eq(held_parse_whole(&head, hdrs, req, 20, &lim), PARSE_PARTIAL);
+	ck_assert(!head.head_complete);
+}
+END_TEST
+
 static Suite *
 held_suite(void)
 {
@@ -145,6 +159,7 @@ held_suite(void)
 	tcase_add_test(tc, test_head_in_pieces);
 	tcase_add_test(tc, test_growth);
 	tcase_add_test(tc, test_done_when_refused_or_full);
+	tcase_add_test(tc, test_parse_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }
