@@ -487,19 +487,16 @@ http_head_reset(struct http_head *h)
 	h->error = HEAD_OK;
 }
 
-long
-http_head_feed(struct http_head *h, const char *data, size_t len)
+/*
+ * Run llhttp over data, stopping at each chunk's end to count the next size
+ * line before llhttp reads it. HPE_USER when that line is over a limit.
+ */
+static llhttp_errno_t
+head_execute(struct http_head *h, const char *data, size_t len)
 {
 	llhttp_errno_t	e;
 	size_t		pos = 0;
-	long		used;
 
-	/*
-	 * A complete message stays paused until http_head_reset(): resuming would
-	 * reset llhttp's flags, and keep-alive and framing are read from them.
-	 */
-	if (h->msg_complete)
-		return 0;
 	h->feed_start = data;
 	h->feed_body = h->head_complete;
 	for (;;) {
@@ -507,8 +504,8 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 		if (llhttp_get_errno(&h->parser) == HPE_PAUSED)
 			llhttp_resume(&h->parser);
 		if (h->size_line != 0 && size_line_scan(h, data + pos, len - pos) == -1) {
-			h->feed_start = NULL;
-			return -1;
+			e = HPE_USER;
+			break;
 		}
 		e = llhttp_execute(&h->parser, data + pos, len - pos);
 		if (e != HPE_PAUSED || !h->chunk_paused)
@@ -519,18 +516,40 @@ http_head_feed(struct http_head *h, const char *data, size_t len)
 		pos = (size_t)(llhttp_get_error_pos(&h->parser) - data);
 	}
 	h->feed_start = NULL;
+	return e;
+}
+
+/*
+ * "GET /path" CRLF is HTTP/0.9 to llhttp, which then waits for header lines
+ * such a client never sends: refused as soon as the line ends. A target
+ * followed by a byte in the data has ended on that byte.
+ */
+static int
+head_http09(struct http_head *h, const char *data, size_t len)
+{
+	if (h->url == NULL || h->version != NULL || h->url + h->urllen >= data + len ||
+	    (h->url[h->urllen] != '\r' && h->url[h->urllen] != '\n'))
+		return 0;
+	h->error = HEAD_BAD;
+	llhttp_set_error_reason(&h->parser, "request line without a version");
+	return -1;
+}
+
+long
+http_head_feed(struct http_head *h, const char *data, size_t len)
+{
+	llhttp_errno_t	e;
+	long		used;
+
 	/*
-	 * "GET /path" CRLF is HTTP/0.9 to llhttp, which then waits for header
-	 * lines such a client never sends: refused as soon as the line ends. A
-	 * target followed by a byte in the data has ended on that byte.
+	 * A complete message stays paused until http_head_reset(): resuming would
+	 * reset llhttp's flags, and keep-alive and framing are read from them.
 	 */
-	if (e == HPE_OK && h->url != NULL && h->version == NULL &&
-	    h->url + h->urllen < data + len &&
-	    (h->url[h->urllen] == '\r' || h->url[h->urllen] == '\n')) {
-		h->error = HEAD_BAD;
-		llhttp_set_error_reason(&h->parser, "request line without a version");
+	if (h->msg_complete)
+		return 0;
+	e = head_execute(h, data, len);
+	if (e == HPE_OK && head_http09(h, data, len) == -1)
 		return -1;
-	}
 	switch (e) {
 	case HPE_OK:
 		used = (long)len;
