@@ -14,6 +14,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "master.h"
+#include "metrics_proc.h"
 #include "paths.h"
 #include "status.h"
 #include "worker.h"
@@ -22,6 +23,7 @@
 static const struct proc_table procs = {
 	.worker = worker_main,
 	.keeper = keeper_main,
+	.metrics = metrics_main,
 };
 
 /* Only the GNU pair every daemon answers; each has its short form. */

@@ -11,7 +11,7 @@
 #define PROC_EXIT_CLEAN	0	/* retired or stopped: do not respawn */
 #define PROC_EXIT_FATAL	2	/* cannot ever work (privileges): stop the daemon */
 
-/* Everything a forked worker or keeper starts from; the master resolved it all. */
+/* Everything a forked child starts from; the master resolved it all. */
 struct proc_args {
 	const struct rp_config	*conf;
 	struct shm_region	*shm;
@@ -20,6 +20,7 @@ struct proc_args {
 	int			 listen_fd;	/* the client port; the keeper's alone */
 	int			 keeper_end;	/* hand-off socket: the keeper's end */
 	int			 worker_end;	/* hand-off socket: the workers' end */
+	int			 metrics_fd;	/* the metrics port; the metrics process's alone, -1 when off */
 	uid_t			 uid;		/* (uid_t)-1: stay as started */
 	gid_t			 gid;
 };
@@ -30,6 +31,7 @@ typedef void (*proc_main_fn)(const struct proc_args *);
 struct proc_table {
 	proc_main_fn	worker;
 	proc_main_fn	keeper;
+	proc_main_fn	metrics;
 };
 
 /*
@@ -38,7 +40,15 @@ struct proc_table {
  */
 void	proc_start(const struct proc_args *a);
 
-/* Become a->uid and a->gid when set; exit PROC_EXIT_FATAL when that fails. */
+/*
+ * Become a->uid and a->gid when set; exit PROC_EXIT_FATAL when that fails.
+ * The process stays dumpable (as nginx's workers do): its /proc/PID/fd stays
+ * readable by the children of the same user, so the metrics process can
+ * count descriptors, and a crash can leave a core.
+ */
 void	proc_drop_privileges(const struct proc_args *a);
+
+/* How many descriptors process pid has open; -1 when /proc does not say. */
+long	proc_fd_count(pid_t pid);
 
 #endif

@@ -283,6 +283,34 @@ shm_slot_fold(struct shm_region *r, struct slot *s)
 }
 
 void
+shm_fold_begin(struct shm_region *r)
+{
+	/* seq_cst: the writes that follow cannot be seen before the odd count. */
+	atomic_fetch_add(&r->hdr.fold_seq, 1);
+}
+
+void
+shm_fold_end(struct shm_region *r)
+{
+	atomic_fetch_add(&r->hdr.fold_seq, 1);
+}
+
+uint32_t
+shm_read_begin(const struct shm_region *r)
+{
+	return atomic_load_explicit(&r->hdr.fold_seq, memory_order_acquire);
+}
+
+int
+shm_read_retry(const struct shm_region *r, uint32_t seq)
+{
+	/* The reads before this fence are done before the count is read again. */
+	atomic_thread_fence(memory_order_acquire);
+	return (seq & 1) != 0 ||
+	    atomic_load_explicit(&r->hdr.fold_seq, memory_order_relaxed) != seq;
+}
+
+void
 shm_slot_sum(const struct shm_region *r, struct slot *out)
 {
 	uint32_t	i;

@@ -11,7 +11,7 @@
 #include "histogram.h"
 
 #define SHM_MAGIC	0x52505859u	/* "RPXY" */
-#define SHM_VERSION	2u
+#define SHM_VERSION	3u
 #define SHM_CACHELINE	64
 
 /*
@@ -46,6 +46,7 @@ enum slot_state {
 	SLOT_BUSY,		/* worker serving a connection */
 	SLOT_DRAINING,		/* worker out of the accept loop: stopping or retired */
 	SLOT_KEEPER,		/* the keeper (not a worker) */
+	SLOT_METRICS,		/* the metrics process (not a worker) */
 	SLOT_NSTATES
 };
 
@@ -100,8 +101,15 @@ struct shm_header {
 	_Atomic uint64_t	start_time;		/* unix seconds */
 	_Atomic uint64_t	worker_restarts;
 	_Atomic uint64_t	keeper_restarts;
+	_Atomic uint64_t	metrics_restarts;
 	_Atomic uint64_t	reloads_ok;
 	_Atomic uint64_t	reloads_failed;
+	/*
+	 * Odd while the master changes what readers sum: a reap and its fold,
+	 * or the backend table on reload (see shm_fold_begin()).
+	 */
+	_Atomic uint32_t	fold_seq;
+	_Atomic uint32_t	master_fds;		/* the master's open descriptors */
 };
 
 struct shm_region {
@@ -138,8 +146,23 @@ const struct shm_region *shm_attach_readonly(pid_t master_pid, char *err, size_t
 void	shm_detach(const struct shm_region *r);
 void	shm_destroy(struct shm_region *r, pid_t master_pid);
 
-/* Master: fold a dead worker's slot into the retired totals and free the slot. */
+/*
+ * Master: fold a dead worker's slot into the retired totals and free the
+ * slot. Between shm_fold_begin() and shm_fold_end().
+ */
 void	shm_slot_fold(struct shm_region *r, struct slot *s);
+
+/*
+ * A seqlock over the master's multi-word changes (folds, reaps, the backend
+ * table): the master brackets them with begin and end; a reader in another
+ * process takes shm_read_begin(), reads, and reads again while
+ * shm_read_retry() says a change overlapped. So a scrape never counts a
+ * dead worker twice (in its slot and in the retired totals) or not at all.
+ */
+void	shm_fold_begin(struct shm_region *r);
+void	shm_fold_end(struct shm_region *r);
+uint32_t shm_read_begin(const struct shm_region *r);
+int	shm_read_retry(const struct shm_region *r, uint32_t seq);
 
 /* Sum retired and every live slot into *out (which the caller zeroed). */
 void	shm_slot_sum(const struct shm_region *r, struct slot *out);

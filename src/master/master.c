@@ -1,4 +1,4 @@
-/* master.c: the supervisor: forks workers, reaps and respawns them, handles signals. */
+/* master.c: the supervisor: forks the keeper, the metrics process and the workers, reaps and respawns them, handles signals. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,13 +16,14 @@
 #include "health.h"
 #include "log.h"
 #include "master.h"
-#include "metrics_server.h"
 #include "net.h"
 #include "pidfile.h"
 #include "proc.h"
 #include "shm.h"
 
 #define LISTEN_BACKLOG		4096
+#define METRICS_BACKLOG		64
+#define FDS_PUBLISH_NS		(1000 * NS_PER_MS)	/* how often the master counts its descriptors */
 #define TAKE_TIMEOUT_MS		1000	/* how often a worker blocked on the hand-off socket looks at its flags */
 #define HANDOFF_SNDBUF		(8 * 1024 * 1024)	/* connections queued between keeper and workers */
 #define CRASH_WINDOW_NS		(5000 * NS_PER_MS)	/* dying sooner counts as a crash loop */
@@ -31,13 +32,20 @@
 enum child_role {
 	ROLE_WORKER = 0,
 	ROLE_KEEPER,
+	ROLE_METRICS,
+	ROLE_NROLES
 };
+
+/* In log events (event=keeper_exit) and by role. */
+static const char *const role_names[ROLE_NROLES] = { "worker", "keeper", "metrics" };
+static const uint32_t role_slot_states[ROLE_NROLES] = { SLOT_IDLE, SLOT_KEEPER, SLOT_METRICS };
 
 /* Which children a count or a signal is about. */
 enum child_set {
 	CHILDREN_ALL = 0,	/* every live one */
 	CHILDREN_CURRENT,	/* of the current generation and not retiring */
 	CHILDREN_OLD,		/* of an older generation */
+	CHILDREN_SERVING,	/* all but the metrics process, which shows a stop to its end */
 };
 
 /* A process the master forked, by slot. */
@@ -53,11 +61,11 @@ struct master {
 	struct rp_config	*conf;
 	const struct proc_table	*procs;
 	struct shm_region	*shm;
-	struct metrics_server	*metrics;	/* served from the master's own loop */
 	struct child		*children;	/* one per shm slot */
 	unsigned		 nslots;
 	unsigned		 generation;
 	int			 listen_fd;
+	int			 metrics_fd;	/* the metrics port, for the metrics process; -1: off */
 	int			 handoff[2];	/* the keeper's end, the workers' end */
 	uid_t			 uid;		/* children run as these (resolved once) */
 	gid_t			 gid;
@@ -69,6 +77,7 @@ struct master {
 	unsigned		 replacing;	/* unexpected deaths not yet replaced */
 	int			 exit_status;
 	int			 foreground;
+	int64_t			 fds_at;	/* next count of its own descriptors */
 };
 
 /* Signal handlers only set these; the loop acts on them in a fixed order. */
@@ -122,7 +131,7 @@ master_signals(sigset_t *wait_mask)
 
 /* Place the configuration's backends in the shared table, keeping known names' state. */
 static int
-master_sync_backends(struct master *m, const struct rp_config *conf, char *err, size_t errlen)
+master_place_backends(struct master *m, const struct rp_config *conf, char *err, size_t errlen)
 {
 	struct shm_backend	*b;
 	int			 keep[RP_MAX_BACKENDS] = { 0 };
@@ -167,6 +176,18 @@ master_sync_backends(struct master *m, const struct rp_config *conf, char *err, 
 }
 
 /* Once daemonized and serving, stderr is nobody's: syslog and log files take over. */
+static int
+master_sync_backends(struct master *m, const struct rp_config *conf, char *err, size_t errlen)
+{
+	int	rc;
+
+	/* A scrape reads names and counters of one table, before or after. */
+	shm_fold_begin(m->shm);
+	rc = master_place_backends(m, conf, err, errlen);
+	shm_fold_end(m->shm);
+	return rc;
+}
+
 static void
 master_detach_stderr(void)
 {
@@ -177,6 +198,32 @@ master_detach_stderr(void)
 	dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
+}
+
+/* In the child, just forked: keep only what its role needs, then run it. */
+static void __attribute__((noreturn))
+master_child(const struct master *m, enum child_role role, const struct proc_args *a)
+{
+	if (m->pidfile_fd != -1)
+		close(m->pidfile_fd);
+	/* Else a worker would hold the metrics port open after the daemon stopped. */
+	if (role != ROLE_METRICS && m->metrics_fd != -1)
+		close(m->metrics_fd);
+	/* A daemon's children must not hold the starting shell's stderr open. */
+	if (!m->foreground)
+		master_detach_stderr();
+	switch (role) {
+	case ROLE_KEEPER:
+		m->procs->keeper(a);
+		break;
+	case ROLE_METRICS:
+		m->procs->metrics(a);
+		break;
+	default:
+		m->procs->worker(a);
+		break;
+	}
+	_exit(PROC_EXIT_FATAL);	/* not reached: each exits itself */
 }
 
 static int
@@ -193,7 +240,7 @@ master_spawn(struct master *m, unsigned idx, enum child_role role)
 	 * Its generation first: new workers wait for idle older ones.
 	 */
 	atomic_store(&s->generation, m->generation);
-	atomic_store(&s->state, role == ROLE_KEEPER ? SLOT_KEEPER : SLOT_IDLE);
+	atomic_store(&s->state, role_slot_states[role]);
 	memset(&a, 0, sizeof(a));
 	a.conf = m->conf;
 	a.shm = m->shm;
@@ -202,25 +249,14 @@ master_spawn(struct master *m, unsigned idx, enum child_role role)
 	a.listen_fd = m->listen_fd;
 	a.keeper_end = m->handoff[0];
 	a.worker_end = m->handoff[1];
+	a.metrics_fd = m->metrics_fd;
 	a.uid = m->uid;
 	a.gid = m->gid;
 	/* Every signal waits, pending, until the child has its handlers: none is lost. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		if (m->pidfile_fd != -1)
-			close(m->pidfile_fd);
-		metrics_server_close_inherited(m->metrics);
-		/* A daemon's children must not hold the starting shell's stderr open. */
-		if (!m->foreground)
-			master_detach_stderr();
-		if (role == ROLE_KEEPER)
-			m->procs->keeper(&a);
-		else
-			m->procs->worker(&a);
-		_exit(PROC_EXIT_FATAL);	/* not reached: both exit themselves */
-	}
+	if ((pid = fork()) == 0)
+		master_child(m, role, &a);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		atomic_store(&s->state, SLOT_FREE);
@@ -235,8 +271,8 @@ master_spawn(struct master *m, unsigned idx, enum child_role role)
 	m->children[idx].retiring = 0;
 	/* A replacement for a dead child is news; a planned start is not. */
 	log_msg(m->replacing > 0 ? LOG_INFO : LOG_DEBUG, "event=%s_%s pid=%ld slot=%u "
-	    "generation=%u", role == ROLE_KEEPER ? "keeper" : "worker",
-	    m->replacing > 0 ? "respawn" : "start", (long)pid, idx, m->generation);
+	    "generation=%u", role_names[role], m->replacing > 0 ? "respawn" : "start",
+	    (long)pid, idx, m->generation);
 	if (m->replacing > 0)
 		m->replacing--;
 	return 0;
@@ -252,6 +288,8 @@ child_in(const struct master *m, const struct child *c, enum child_set set)
 		return c->generation == m->generation && !c->retiring;
 	case CHILDREN_OLD:
 		return c->generation != m->generation;
+	case CHILDREN_SERVING:
+		return c->role != ROLE_METRICS;
 	}
 	return 1;
 }
@@ -271,19 +309,37 @@ master_count(const struct master *m, enum child_role role, enum child_set set)
 static unsigned
 master_count_all(const struct master *m)
 {
-	return master_count(m, ROLE_WORKER, CHILDREN_ALL) +
-	    master_count(m, ROLE_KEEPER, CHILDREN_ALL);
+	enum child_role	role;
+	unsigned	n = 0;
+
+	for (role = ROLE_WORKER; role < ROLE_NROLES; role++)
+		n += master_count(m, role, CHILDREN_ALL);
+	return n;
 }
 
-/* Start what the current generation lacks: its keeper, and workers up to conf->workers. */
+/* How many children of role the current generation needs. */
+static unsigned
+master_want(const struct master *m, enum child_role role)
+{
+	switch (role) {
+	case ROLE_KEEPER:
+		return 1;
+	case ROLE_METRICS:
+		return m->metrics_fd != -1;
+	default:
+		return m->conf->workers;
+	}
+}
+
+/* Start what the current generation lacks: its keeper, metrics process and workers. */
 static void
 master_fill(struct master *m)
 {
 	enum child_role	role;
 	unsigned	i, want;
 
-	for (role = ROLE_WORKER; role <= ROLE_KEEPER; role++) {
-		want = role == ROLE_KEEPER ? 1 : m->conf->workers;
+	for (role = ROLE_WORKER; role < ROLE_NROLES; role++) {
+		want = master_want(m, role);
 		for (i = 0; i < m->nslots &&
 		    master_count(m, role, CHILDREN_CURRENT) < want; i++)
 			if (m->children[i].pid == 0 &&
@@ -296,8 +352,12 @@ master_fill(struct master *m)
 static int
 master_filled(const struct master *m)
 {
-	return master_count(m, ROLE_KEEPER, CHILDREN_CURRENT) >= 1 &&
-	    master_count(m, ROLE_WORKER, CHILDREN_CURRENT) >= m->conf->workers;
+	enum child_role	role;
+
+	for (role = ROLE_WORKER; role < ROLE_NROLES; role++)
+		if (master_count(m, role, CHILDREN_CURRENT) < master_want(m, role))
+			return 0;
+	return 1;
 }
 
 static void
@@ -320,25 +380,65 @@ master_log_exit(const struct child *c, int status)
 	if (WIFSIGNALED(status))
 		log_msg(c->retiring ? LOG_INFO : LOG_ERR,
 		    "event=%s_exit pid=%ld generation=%u signal=%d signame=\"%s\"%s",
-		    c->role == ROLE_KEEPER ? "keeper" : "worker", (long)c->pid, c->generation, WTERMSIG(status),
+		    role_names[c->role], (long)c->pid, c->generation, WTERMSIG(status),
 		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? " core_dumped=1" : "");
 	else
 		log_msg(c->retiring && WEXITSTATUS(status) == PROC_EXIT_CLEAN ?
 		    LOG_INFO : LOG_ERR, "event=%s_exit pid=%ld generation=%u status=%d",
-		    c->role == ROLE_KEEPER ? "keeper" : "worker", (long)c->pid, c->generation, WEXITSTATUS(status));
+		    role_names[c->role], (long)c->pid, c->generation, WEXITSTATUS(status));
 }
 
 static void	master_begin_stop(struct master *);
+
+/* The restarts counter of a role, in the shared header. */
+static _Atomic uint64_t *
+master_restarts(struct master *m, enum child_role role)
+{
+	switch (role) {
+	case ROLE_KEEPER:
+		return &m->shm->hdr.keeper_restarts;
+	case ROLE_METRICS:
+		return &m->shm->hdr.metrics_restarts;
+	default:
+		return &m->shm->hdr.worker_restarts;
+	}
+}
+
+/* A child of this generation died unexpectedly: count it, respawn, back off a crash loop. */
+static void
+master_schedule_respawn(struct master *m, const struct child *c)
+{
+	int64_t	now, delay;
+
+	atomic_fetch_add(master_restarts(m, c->role), 1);
+	m->replacing++;
+	now = clock_now_ns();
+	m->crashes = now - c->started < CRASH_WINDOW_NS ? m->crashes + 1 : 0;
+	delay = m->crashes == 0 ? 0 : (100 * NS_PER_MS) << (m->crashes < 8 ?
+	    m->crashes - 1 : 7);
+	if (delay > BACKOFF_MAX_NS)
+		delay = BACKOFF_MAX_NS;
+	if (delay > 0)
+		log_warnx("event=respawn_backoff delay_ms=%lld crashes=%u",
+		    (long long)(delay / NS_PER_MS), m->crashes);
+	if (m->respawn_at == 0 || now + delay > m->respawn_at)
+		m->respawn_at = now + delay;
+}
 
 static void
 master_reap(struct master *m)
 {
 	struct child	*c;
 	unsigned	 i;
-	int64_t		 now, delay;
 	pid_t		 pid;
 	int		 status;
 
+	/*
+	 * From before waitpid(), which moves a child's CPU time into the
+	 * master's, to after the fold of its slot: a scrape reads before or
+	 * after, never across.
+	 */
+	shm_fold_begin(m->shm);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < m->nslots; i++)
 			if (m->children[i].pid == pid)
@@ -356,33 +456,18 @@ master_reap(struct master *m)
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_FATAL &&
 		    !m->stopping) {
-			log_err("event=%s_fatal pid=%ld action=stop",
-			    c->role == ROLE_KEEPER ? "keeper" : "worker", (long)pid);
+			log_err("event=%s_fatal pid=%ld action=stop", role_names[c->role],
+			    (long)pid);
 			m->exit_status = 1;
 			memset(c, 0, sizeof(*c));
 			master_begin_stop(m);
 			continue;
 		}
-		if (!c->retiring && !m->stopping &&
-		    c->generation == m->generation) {
-			atomic_fetch_add(c->role == ROLE_KEEPER ? &m->shm->hdr.keeper_restarts :
-			    &m->shm->hdr.worker_restarts, 1);
-			m->replacing++;
-			now = clock_now_ns();
-			m->crashes = now - c->started < CRASH_WINDOW_NS ? m->crashes + 1 : 0;
-			/* A crash loop backs off instead of forking as fast as it can. */
-			delay = m->crashes == 0 ? 0 : (100 * NS_PER_MS) << (m->crashes < 8 ?
-			    m->crashes - 1 : 7);
-			if (delay > BACKOFF_MAX_NS)
-				delay = BACKOFF_MAX_NS;
-			if (delay > 0)
-				log_warnx("event=respawn_backoff delay_ms=%lld crashes=%u",
-				    (long long)(delay / NS_PER_MS), m->crashes);
-			if (m->respawn_at == 0 || now + delay > m->respawn_at)
-				m->respawn_at = now + delay;
-		}
+		if (!c->retiring && !m->stopping && c->generation == m->generation)
+			master_schedule_respawn(m, c);
 		memset(c, 0, sizeof(*c));
 	}
+	shm_fold_end(m->shm);
 }
 
 static void
@@ -409,7 +494,8 @@ master_begin_stop(struct master *m)
 	 */
 	close(m->listen_fd);
 	m->listen_fd = -1;
-	master_signal_children(m, SIGTERM, CHILDREN_ALL);
+	/* The metrics process goes last (master_tick): a scrape shows the drain. */
+	master_signal_children(m, SIGTERM, CHILDREN_SERVING);
 }
 
 int
@@ -567,15 +653,17 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 		return -1;
 	if (master_sync_backends(m, m->conf, err, errlen) == -1)
 		return -1;
-	if ((m->metrics = metrics_server_open(&m->conf->metrics_listen, m->shm, err,
-	    errlen)) == NULL)
+	/* Bound here, as root; served by the metrics process, which keeps no privilege. */
+	if (m->conf->metrics_listen.host[0] != '\0' &&
+	    (m->metrics_fd = net_listen(&m->conf->metrics_listen, METRICS_BACKLOG, err,
+	    errlen)) == -1)
 		return -1;
 	/* The bound ports: with port 0 in the config, the kernel's pick. */
 	net_addr_port_str(&m->conf->listen, net_bound_port(m->listen_fd), addr, sizeof(addr));
-	if (metrics_server_port(m->metrics) == 0)
+	if (m->metrics_fd == -1)
 		snprintf(maddr, sizeof(maddr), "off");
 	else
-		net_addr_port_str(&m->conf->metrics_listen, metrics_server_port(m->metrics),
+		net_addr_port_str(&m->conf->metrics_listen, net_bound_port(m->metrics_fd),
 		    maddr, sizeof(maddr));
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		rl.rlim_cur = 0;
@@ -595,11 +683,24 @@ master_teardown(struct master *m)
 		close(m->handoff[0]);
 	if (m->handoff[1] != -1)
 		close(m->handoff[1]);
-	metrics_server_close(m->metrics);
+	if (m->metrics_fd != -1)
+		close(m->metrics_fd);
 	if (m->shm != NULL)
 		shm_destroy(m->shm, getpid());
 	pidfile_remove(m->conf->pidfile, m->pidfile_fd);
 	free(m->children);
+}
+
+/* Its /proc/PID/fd is root's: the metrics process reads the count from the header. */
+static void
+master_publish_fds(struct master *m, int64_t now)
+{
+	long	fds;
+
+	if (now < m->fds_at || (fds = proc_fd_count(getpid())) < 0)
+		return;
+	atomic_store(&m->shm->hdr.master_fds, (uint32_t)fds);
+	m->fds_at = now + FDS_PUBLISH_NS;
 }
 
 /* Act on the signals that came, in a fixed order. */
@@ -634,9 +735,13 @@ master_handle_signals(struct master *m)
 static int
 master_tick(struct master *m, int64_t now)
 {
+	master_publish_fds(m, now);
 	if (m->stopping) {
 		if (master_count_all(m) == 0)
 			return 1;
+		/* The others are gone: the metrics process has nothing more to show. */
+		if (master_count_all(m) == master_count(m, ROLE_METRICS, CHILDREN_ALL))
+			master_signal_children(m, SIGTERM, CHILDREN_ALL);
 		if (now >= m->stop_deadline) {
 			log_warnx("event=shutdown phase=timeout killing=%u", master_count_all(m));
 			master_signal_children(m, SIGKILL, CHILDREN_ALL);
@@ -657,7 +762,7 @@ master_tick(struct master *m, int64_t now)
 
 /* The one place the master waits, and the only place signals get in. */
 static void
-master_wait(struct master *m, const sigset_t *wait_mask, struct pollfd *pfd, nfds_t *nfds)
+master_wait(struct master *m, const sigset_t *wait_mask)
 {
 	struct timespec	ts;
 	int64_t		now = clock_now_ns(), wake = now + 1000 * NS_PER_MS;
@@ -666,11 +771,10 @@ master_wait(struct master *m, const sigset_t *wait_mask, struct pollfd *pfd, nfd
 		wake = m->respawn_at;
 	if (m->stopping && m->stop_deadline < wake)
 		wake = m->stop_deadline;
-	*nfds = metrics_server_pollfds(m->metrics, pfd, METRICS_POLLFD_MAX, &wake);
 	wake = wake > now ? wake - now : 0;
 	ts.tv_sec = wake / 1000000000LL;
 	ts.tv_nsec = wake % 1000000000LL;
-	if (ppoll(pfd, *nfds, &ts, wait_mask) == -1 && errno != EINTR)
+	if (ppoll(NULL, 0, &ts, wait_mask) == -1 && errno != EINTR)
 		log_warn("event=master_ppoll");
 }
 
@@ -679,8 +783,6 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
     int ready_fd)
 {
 	struct master	 m;
-	struct pollfd	 pfd[METRICS_POLLFD_MAX];
-	nfds_t		 nfds;
 	sigset_t	 wait_mask;
 	char		 err[1024];
 
@@ -688,7 +790,7 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 	m.conf = conf;
 	m.procs = procs;
 	m.foreground = foreground;
-	m.listen_fd = -1;
+	m.listen_fd = m.metrics_fd = -1;
 	m.handoff[0] = m.handoff[1] = -1;
 	master_signals(&wait_mask);
 	if (master_setup(&m, foreground, err, sizeof(err)) == -1) {
@@ -699,6 +801,7 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 		free(m.conf);
 		return 1;
 	}
+	master_publish_fds(&m, clock_now_ns());
 	master_fill(&m);
 	if (ready_fd != -1) {
 		/* The daemonizing parent exits 0 on this byte, 1 on EOF without it. */
@@ -708,10 +811,8 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 		master_detach_stderr();
 	}
 	do {
-		master_wait(&m, &wait_mask, pfd, &nfds);
+		master_wait(&m, &wait_mask);
 		master_handle_signals(&m);
-		/* After reaping, so a scrape sees a dead worker's slot folded or live. */
-		metrics_server_handle(m.metrics, pfd, nfds);
 	} while (!master_tick(&m, clock_now_ns()));
 	log_notice("event=shutdown phase=done status=%d", m.exit_status);
 	master_teardown(&m);

@@ -105,6 +105,7 @@ def children(ppid):
 
 
 KEEPER_COMM = "rproxyd-keeper"
+METRICS_COMM = "rproxyd-metrics"
 
 
 def comm(pid):
@@ -113,13 +114,18 @@ def comm(pid):
 
 
 def workers(ppid):
-    """The master's workers: its children but the keeper."""
-    return [pid for pid in children(ppid) if comm(pid) != KEEPER_COMM]
+    """The master's workers: its children but the keeper and the metrics process."""
+    return [pid for pid in children(ppid) if comm(pid) not in (KEEPER_COMM, METRICS_COMM)]
 
 
 def keepers(ppid):
     """The master's keeper processes (two for a moment during a reload)."""
     return [pid for pid in children(ppid) if comm(pid) == KEEPER_COMM]
+
+
+def metrics_procs(ppid):
+    """The master's metrics processes (two for a moment during a reload)."""
+    return [pid for pid in children(ppid) if comm(pid) == METRICS_COMM]
 
 
 def status_rows(text):
@@ -382,6 +388,10 @@ class Proxy:
     def keeper_pids(self):
         """The master's keeper (or keepers, during a reload), from /proc."""
         return keepers(self.proc.pid)
+
+    def metrics_pids(self):
+        """The master's metrics process (or two, during a reload), from /proc."""
+        return metrics_procs(self.proc.pid)
 
     def cleanup(self):
         self.stop()

@@ -376,8 +376,8 @@ def test_start_status_reload_restart_stop():
         assert served_by(s.port) == "b1"
         pid = s.pid()
         assert pid and masters() == [pid], (pid, daemon_procs())
-        wait_for(lambda: len(daemon_procs()) == 4, timeout=5,
-                 what="master, keeper and 2 workers")
+        wait_for(lambda: len(daemon_procs()) == 5, timeout=5,
+                 what="master, keeper, metrics process and 2 workers")
 
         rc, out, err, _ = s.init("status")
         assert rc == 0 and "is running (pid %d)" % pid in out, (rc, out, err)

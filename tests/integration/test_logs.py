@@ -734,11 +734,12 @@ def test_errno_events_stay_key_value():
     import resource
     with contextlib.ExitStack() as st:
         d, p = logged_proxy(st, "eb1")
-        master = p.proc.pid
-        # Out of descriptors in the master: the metrics listener cannot accept.
-        fds = [int(x) for x in os.listdir("/proc/%d/fd" % master)]
-        old = resource.prlimit(master, resource.RLIMIT_NOFILE)
-        resource.prlimit(master, resource.RLIMIT_NOFILE, (max(fds) + 1, old[1]))
+        # Out of descriptors in the metrics process: it cannot accept a scrape.
+        wait_for(lambda: len(p.metrics_pids()) == 1, what="the metrics process")
+        mp = p.metrics_pids()[0]
+        fds = [int(x) for x in os.listdir("/proc/%d/fd" % mp)]
+        old = resource.prlimit(mp, resource.RLIMIT_NOFILE)
+        resource.prlimit(mp, resource.RLIMIT_NOFILE, (max(fds) + 1, old[1]))
         conns = []
         try:
             for _ in range(max(fds) + 2 - len(fds)):
@@ -748,12 +749,12 @@ def test_errno_events_stay_key_value():
                                           "event=metrics_accept"),
                            timeout=5, what="event=metrics_accept in rproxyd.log")
         finally:
-            resource.prlimit(master, resource.RLIMIT_NOFILE, old)
+            resource.prlimit(mp, resource.RLIMIT_NOFILE, old)
             for c in conns:
                 c.close()
         # file_lines() above has checked every line is key=value pairs.
         _, pid, lvl, f = got[0]
-        assert pid == master and lvl == "warning", got[0]
+        assert pid == mp and lvl == "warning", got[0]
         assert f.get("error") == os.strerror(24), "error field %r" % f
 
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""test_metrics.py: the Prometheus endpoint the master serves on metrics_listen.
+"""test_metrics.py: the Prometheus endpoint the metrics process serves on metrics_listen.
 
 Counts through the proxy must show up exactly, survive a worker's SIGKILL
 without going backwards, pass promtool, and the endpoint must answer while
-other scrapers stall it.
+other scrapers stall it. The root master holds no socket but its listeners;
+the metrics process runs as `user`, is respawned, and follows a reload.
 """
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -123,6 +125,40 @@ def listening_ports(pid):
         except OSError:
             pass
     return ports
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets pid holds, from /proc/PID/fd."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            m = re.match(r'socket:\[(\d+)\]', os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            continue
+        if m:
+            inodes.add(m.group(1))
+    return inodes
+
+
+def socket_table():
+    """inode -> (kind, state, local port) for every socket in /proc/net: kind
+    is tcp, udp or unix (state then the socket type: 0001 stream, 0002
+    datagram, 0005 seqpacket)."""
+    out = {}
+    for kind, tables in (("tcp", ("tcp", "tcp6")), ("udp", ("udp", "udp6"))):
+        for t in tables:
+            with open("/proc/net/" + t) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    out[fields[9]] = (kind, fields[3],
+                                      int(fields[1].rsplit(":", 1)[1], 16))
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            out[fields[6]] = ("unix", fields[4], None)
+    return out
 
 
 def cpu_ticks(pid):
@@ -489,10 +525,11 @@ def test_process_metrics():
     try:
         send(p, 4)
         s = scrape(p)
-        procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids()
-        assert len(procs) == 4
+        procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids() + p.metrics_pids()
+        assert len(procs) == 5
         fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
-        # Summed over master, keeper and workers (the scrape itself opens a few more).
+        # Summed over master, keeper, metrics process and workers (the scrape
+        # itself opens a few more).
         assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
         page = os.sysconf("SC_PAGESIZE")
         rss = 0
@@ -587,10 +624,190 @@ def settled_at_least(p, n):
     return got[0]
 
 
+def test_master_holds_only_listeners():
+    """The root master parses no network input: its TCP sockets are the two
+    listeners it binds and hands on; its other sockets are the hand-off pair
+    between keeper and workers (which it never reads) and syslog's."""
+    b1, b2, p = setup()
+    try:
+        send(p, 4)
+        scrape(p)
+        table = socket_table()
+        kinds = {}
+        for inode in socket_inodes(p.proc.pid):
+            kind, state, port = table.get(inode, ("unknown", None, None))
+            kinds.setdefault(kind, []).append((state, port))
+        assert sorted(kinds.get("tcp", [])) == sorted([("0A", p.port),
+                                                       ("0A", p.metrics_port)]), kinds
+        assert "udp" not in kinds and "unknown" not in kinds, kinds
+        # seqpacket: the hand-off pair; datagram: syslog. No stream socket.
+        assert all(t in ("0005", "0002") for t, _ in kinds.get("unix", [])), kinds
+        # The scrapes are served by the metrics process, apart from the workers.
+        mp = p.metrics_pids()
+        assert len(mp) == 1 and mp[0] not in p.worker_pids(), mp
+        assert p.metrics_port in listening_ports(mp[0])
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_metrics_process_as_user():
+    """With `user`, the metrics process runs as that user, and still counts
+    every child's descriptors (they stay dumpable); the master publishes its own."""
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+    if os.geteuid() != 0:
+        raise Skip("needs root to change user")
+    b1, b2, p = setup(user="nobody")
+    try:
+        send(p, 4)
+        mp = p.metrics_pids()
+        assert len(mp) == 1, mp
+        uids = proc_status_field(mp[0], "Uid").split()
+        assert uids == [str(nobody.pw_uid)] * 4, uids
+        assert proc_status_field(mp[0], "CapEff") == "0000000000000000"
+        s = scrape(p)
+        procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids() + mp
+        fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
+        assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
+        # The root master's /proc/PID/stat is anyone's to read: its memory counts.
+        page = os.sysconf("SC_PAGESIZE")
+        rss = 0
+        for pid in procs:
+            with open("/proc/%d/statm" % pid) as f:
+                rss += int(f.read().split()[1]) * page
+        assert 0.5 * rss <= s.get("process_resident_memory_bytes") <= 2 * rss, \
+            (s.get("process_resident_memory_bytes"), rss)
+    finally:
+        teardown(p, b1, b2)
+
+
+def proc_status_field(pid, name):
+    """A field of /proc/PID/status ("Uid", "CapEff"), as text."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k == name:
+                return v.strip()
+    return None
+
+
+def test_metrics_process_respawn():
+    """A killed metrics process is respawned like the keeper (counted and
+    logged), and scrapes are answered again; the workers never noticed."""
+    b1, b2, p = setup()
+    try:
+        send(p, 6)
+        before = settled(p, 6)
+        victim = p.metrics_pids()[0]
+        workers = p.worker_pids()
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(p.metrics_pids()) == 1 and victim not in p.metrics_pids(),
+                 timeout=10, what="metrics process respawned")
+        s = wait_for(lambda: (lambda s: s if s.get("rproxyd_metrics_restarts_total") == 1
+                              else None)(scrape(p)),
+                     timeout=5, what="a scrape after the respawn")
+        assert_not_backwards(before, s, "after the metrics process's respawn")
+        assert s.sum("rproxyd_requests_total") == 6
+        assert s.get("rproxyd_worker_restarts_total") == 0
+        assert p.worker_pids() == workers
+        logs = p.logs()
+        assert re.search(r"event=metrics_exit pid=%d .*signal=9" % victim, logs), logs[-2000:]
+        assert "event=metrics_respawn pid=%d" % p.metrics_pids()[0] in logs, logs[-2000:]
+    finally:
+        teardown(p, b1, b2)
+
+
+def test_scrapes_during_reaps_count_each_worker_once():
+    """Scrapes run without pause while workers are killed and reaped: every
+    one of them counts each finished request exactly once (its worker's slot
+    or the retired totals, never both, never neither), and CPU time never
+    goes backwards (a reaped worker's seconds move into the master's)."""
+    b1, b2, p = setup(workers=4)
+    stop = threading.Event()
+    scrapes = []
+    errors = []
+
+    def scraper():
+        for _ in range(5000):           # bounded in count and in time
+            if stop.is_set():
+                return
+            try:
+                scrapes.append(scrape(p))
+            except Exception as e:      # noqa: BLE001 - reported below
+                errors.append(repr(e))
+                return
+    t = threading.Thread(target=scraper)
+    try:
+        send(p, 20)
+        settled(p, 20)
+        t.start()
+        for i in range(6):
+            victim = p.worker_pids()[0]
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: len(p.worker_pids()) == 4 and victim not in p.worker_pids(),
+                     timeout=10, what="worker %d respawned" % (i + 1))
+        wait_for(lambda: len(scrapes) > 0 and
+                 scrapes[-1].get("rproxyd_worker_restarts_total") == 6,
+                 timeout=10, what="a scrape after the 6th respawn")
+        stop.set()
+        t.join(30)
+        assert not t.is_alive() and not errors, errors
+        print("  %d scrapes across 6 reaps" % len(scrapes))
+        for i, s in enumerate(scrapes):
+            assert s.sum("rproxyd_requests_total") == 20, (i, s.series("rproxyd_requests_total"))
+            assert s.get("rproxyd_request_duration_seconds_count") == 20, i
+            if i > 0:
+                assert_not_backwards(scrapes[i - 1], s, "scrape %d" % i)
+                assert s.get("process_cpu_seconds_total") >= \
+                    scrapes[i - 1].get("process_cpu_seconds_total"), i
+    finally:
+        stop.set()
+        teardown(p, b1, b2)
+
+
+def test_reload_follows_config():
+    """SIGHUP: a new metrics process of the new generation shows the new
+    backends; a changed metrics_listen is refused like listen (restart-only)
+    and the old port goes on serving."""
+    b1, b2, p = setup()
+    b3 = Backend("b3").start()
+    try:
+        send(p, 2)
+        old = p.metrics_pids()
+        p.write_config(backends=[b1, b3])
+        p.signal(signal.SIGHUP)
+
+        def reloaded():
+            s = scrape(p)
+            return s if s.get("rproxyd_config_reloads_total", result="success") == 1 \
+                else None
+        s = wait_for(reloaded, timeout=10, what="the reload")
+        wait_for(lambda: len(p.metrics_pids()) == 1 and p.metrics_pids() != old,
+                 timeout=10, what="a metrics process of the new generation")
+        s = scrape(p)
+        assert s.get("rproxyd_backend_healthy", backend="b3") == 1
+        assert s.get("rproxyd_backend_healthy", backend="b2") is None
+        assert s.get("rproxyd_metrics_restarts_total") == 0
+        # Port 0 in the config means "any": name a fixed one to change it.
+        p.write_config(text=p.config_text().replace(
+            'metrics_listen = "127.0.0.1:0"', 'metrics_listen = "127.0.0.1:1"'))
+        p.signal(signal.SIGHUP)
+        wait_for(lambda: "metrics_listen cannot change on reload" in p.logs(), timeout=10,
+                 what="the refused reload")
+        s = scrape(p)
+        assert s.get("rproxyd_config_reloads_total", result="failure") == 1
+    finally:
+        teardown(p, b1, b2, b3)
+
+
 if __name__ == "__main__":
     run([test_counts_after_requests, test_promtool_accepts,
          test_worker_sigkill_counters_keep, test_worker_sigkill_under_load,
          test_backend_failures_and_health,
          test_paths_and_methods, test_stalled_scrapers_do_not_wedge,
          test_drain_busy_then_gone, test_spawn_keeps_busy_state, test_metrics_off,
-         test_process_metrics])
+         test_process_metrics, test_master_holds_only_listeners,
+         test_metrics_process_as_user, test_metrics_process_respawn,
+         test_scrapes_during_reaps_count_each_worker_once, test_reload_follows_config])

@@ -105,6 +105,7 @@ def test_drain_on_sigterm():
         p.start()
         wait_for(lambda: len(p.worker_pids()) == 12, what="12 workers")
         workers = p.worker_pids()
+        metrics_pid = p.metrics_pids()[0]
 
         # A keep-alive connection with one request done, now idle in the keeper.
         idle = RawConn(p.port)
@@ -199,12 +200,14 @@ def test_drain_on_sigterm():
         assert len(re.findall(r"target=/sleep/2000 status=200", logs)) == 10, logs[-3000:]
         # Progress: the 10 slow requests are busy at the start (the idle
         # connection holds no worker), then every exit, the keeper's
-        # included, counts down to none left.
+        # included, counts down to none left; the metrics process, which
+        # shows the drain, goes last.
         assert re.search(r"event=shutdown phase=begin workers=12 busy=10 ", logs), \
             logs[-3000:]
-        left = [int(n) for n in re.findall(r"event=shutdown phase=drain exited=\d+ left=(\d+)",
-                                           logs)]
-        assert left == list(range(12, -1, -1)), left
+        drained = [(int(pid), int(n)) for pid, n in re.findall(
+            r"event=shutdown phase=drain exited=(\d+) left=(\d+)", logs)]
+        assert [n for _, n in drained] == list(range(13, -1, -1)), drained
+        assert drained[-1][0] == metrics_pid, (drained, metrics_pid)
     finally:
         if idle is not None:
             idle.close()

@@ -1,10 +1,13 @@
 /* check_shm.c: unit tests of the shared-memory region, its worker slots and labels. */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +345,99 @@ START_TEST(test_slot_fold)
 }
 END_TEST
 
+/* Shared between the folding parent and the reading child of test_fold_seqlock. */
+struct fold_race {
+	_Atomic uint64_t	published;	/* what every consistent sum must be */
+	_Atomic uint32_t	done;		/* the parent is through folding */
+	_Atomic uint64_t	reads;		/* consistent readings taken */
+	_Atomic uint64_t	wrong;		/* ...that did not match */
+};
+
+#define FOLD_RACE_SLOTS	4
+#define FOLD_RACE_FOLDS	4000
+#define FOLD_RACE_K	1000	/* what each new worker brings: a fold out of place shows */
+
+/* The child: read sums as a scrape does, and check each against published. */
+static void __attribute__((noreturn))
+fold_race_reader(const struct shm_region *r, struct fold_race *race, struct slot *sum)
+{
+	uint32_t	seq;
+	uint64_t	want;
+
+	while (!atomic_load(&race->done)) {
+		seq = shm_read_begin(r);
+		memset(sum, 0, sizeof(*sum));
+		shm_slot_sum(r, sum);
+		want = atomic_load(&race->published);
+		if (shm_read_retry(r, seq))
+			continue;
+		atomic_fetch_add(&race->reads, 1);
+		if (atomic_load(&sum->connections) != want)
+			atomic_fetch_add(&race->wrong, 1);
+	}
+	_exit(0);
+}
+
+/*
+ * The master folds dead workers' slots while a scrape in another process
+ * sums them: every sum the seqlock lets through counts each worker once,
+ * neither in its slot and the retired totals at once, nor in neither.
+ */
+START_TEST(test_fold_seqlock)
+{
+	size_t			 size = shm_size(FOLD_RACE_SLOTS);
+	struct shm_region	*r;
+	struct fold_race	*race;
+	struct slot		*sum;
+	unsigned		 i, j, waited;
+	pid_t			 pid;
+	int			 status;
+
+	r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	race = mmap(NULL, sizeof(*race), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	ck_assert(r != MAP_FAILED && race != MAP_FAILED);
+	ck_assert_ptr_ne(sum = aligned_alloc(SHM_CACHELINE, sizeof(*sum)), NULL);
+	r->hdr.nslots = FOLD_RACE_SLOTS;
+	for (j = 0; j < FOLD_RACE_SLOTS; j++) {
+		atomic_store(&r->slots[j].state, SLOT_IDLE);
+		atomic_store(&r->slots[j].connections, FOLD_RACE_K);
+	}
+	atomic_store(&race->published, FOLD_RACE_SLOTS * FOLD_RACE_K);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0)
+		fold_race_reader(r, race, sum);
+	/* A worker dies and its replacement brings its own counts, as one change. */
+	for (i = 0; i < FOLD_RACE_FOLDS; i++) {
+		j = i % FOLD_RACE_SLOTS;
+		shm_fold_begin(r);
+		shm_slot_fold(r, &r->slots[j]);
+		atomic_store(&r->slots[j].state, SLOT_IDLE);
+		atomic_store(&r->slots[j].connections, FOLD_RACE_K);
+		atomic_fetch_add(&race->published, FOLD_RACE_K);
+		shm_fold_end(r);
+		/* Now and then, room for the reader on a shared core. */
+		if (i % 64 == 0)
+			sched_yield();
+	}
+	atomic_store(&race->done, 1);
+	for (waited = 0; waitpid(pid, &status, WNOHANG) == 0 && waited < 10000; waited++)
+		usleep(1000);
+	if (waited == 10000)
+		kill(pid, SIGKILL);
+	ck_assert_msg(waited < 10000 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "reader hung or failed");
+	ck_assert_msg(atomic_load(&race->reads) > 0, "no consistent reading at all");
+	ck_assert_msg(atomic_load(&race->wrong) == 0, "%lu of %lu readings miscounted a fold",
+	    (unsigned long)atomic_load(&race->wrong), (unsigned long)atomic_load(&race->reads));
+	/* Between folds a reading is consistent at once. */
+	ck_assert(!shm_read_retry(r, shm_read_begin(r)));
+	free(sum);
+	munmap(race, sizeof(*race));
+	munmap(r, size);
+}
+END_TEST
+
 START_TEST(test_slot_add)
 {
 	struct slot	*a, *b;
@@ -506,6 +602,7 @@ shm_suite(void)
 	tcase_add_loop_test(tc, test_attach_refuses, 0, T__COUNT);
 	tcase_add_test(tc, test_attach_too_small);
 	tcase_add_test(tc, test_slot_fold);
+	tcase_add_test(tc, test_fold_seqlock);
 	tcase_add_test(tc, test_slot_add);
 	tcase_add_test(tc, test_backend_reset);
 	tcase_add_test(tc, test_slot_states);

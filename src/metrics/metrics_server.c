@@ -1,4 +1,4 @@
-/* metrics_server.c: the master's non-blocking HTTP endpoint that serves /metrics. */
+/* metrics_server.c: the metrics process's non-blocking HTTP endpoint that serves /metrics. */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -18,11 +18,10 @@
 #include "net.h"
 
 /*
- * The master runs this between its supervision duties, so nothing here may
- * block: every socket is non-blocking, the connection table is fixed, and
- * each connection has a deadline after which it is simply closed.
+ * One thread serves every scraper, so nothing here may block: every socket is
+ * non-blocking, the connection table is fixed, and each connection has a
+ * deadline after which it is simply closed.
  */
-#define MS_BACKLOG		64
 #define MS_TIMEOUT_MS		5000	/* whole exchange, accept to last byte */
 #define MS_LINGER_MS		1000	/* after our response, reading what the client still sends */
 #define MS_INBUF		4096	/* request head limit */
@@ -77,11 +76,9 @@ ms_conn_close(struct ms_conn *c)
 }
 
 struct metrics_server *
-metrics_server_open(const struct rp_addr *addr, const struct shm_region *r, char *err,
-    size_t errlen)
+metrics_server_new(int fd, const struct shm_region *r, char *err, size_t errlen)
 {
 	struct metrics_server	*ms;
-	char			 as[NET_ADDRSTR_MAX];
 	size_t			 i;
 
 	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
@@ -89,23 +86,14 @@ metrics_server_open(const struct rp_addr *addr, const struct shm_region *r, char
 		return NULL;
 	}
 	ms->r = r;
-	ms->fd = -1;
+	ms->fd = fd;
 	for (i = 0; i < METRICS_CONN_MAX; i++)
 		ms->conns[i].fd = -1;
-	if (addr->host[0] == '\0')
-		return ms;
-	if ((ms->fd = net_listen(addr, MS_BACKLOG, err, errlen)) == -1) {
-		free(ms);
-		return NULL;
-	}
 	if (net_set_nonblock(ms->fd) == -1) {
 		snprintf(err, errlen, "metrics: fcntl O_NONBLOCK: %s", strerror(errno));
-		close(ms->fd);
 		free(ms);
 		return NULL;
 	}
-	net_addr_port_str(addr, net_bound_port(ms->fd), as, sizeof(as));
-	log_info("event=metrics_listen addr=%s", as);
 	return ms;
 }
 
@@ -119,8 +107,6 @@ metrics_server_pollfds(struct metrics_server *ms, struct pollfd *pfd, nfds_t max
 	int		 room = 0;
 
 	ms->pollidx = -1;
-	if (ms->fd == -1)
-		return 0;
 	for (i = 0; i < METRICS_CONN_MAX; i++) {
 		c = &ms->conns[i];
 		c->pollidx = -1;
@@ -138,7 +124,7 @@ metrics_server_pollfds(struct metrics_server *ms, struct pollfd *pfd, nfds_t max
 			*wake = c->deadline;
 	}
 	/* A full table leaves new scrapes in the kernel's backlog until one ends. */
-	if (room && n < max) {
+	if (room && n < max && ms->fd != -1) {
 		if (ms->accept_paused_until == 0) {
 			pfd[n].fd = ms->fd;
 			pfd[n].events = POLLIN;
@@ -216,12 +202,20 @@ ms_dispatch(struct metrics_server *ms, struct ms_conn *c)
 		ms_respond_text(c, 404, NULL, head_only);
 		return;
 	}
-	if (metrics_render(ms->r, &body, &len) == -1) {
+	switch (metrics_render(ms->r, &body, &len)) {
+	case METRICS_OK:
+		ms_respond(c, 200, "OK", NULL, body, len, head_only);
+		break;
+	case METRICS_BUSY:
+		log_warnx("event=metrics_scrape error=\"the master's reaps overlapped every "
+		    "reading\"");
+		ms_respond_text(c, 503, "Retry-After: 1\r\n", head_only);
+		break;
+	case METRICS_NOMEM:
 		log_warnx("event=metrics_scrape error=\"out of memory\"");
 		ms_respond_text(c, 500, NULL, head_only);
-		return;
+		break;
 	}
-	ms_respond(c, 200, "OK", NULL, body, len, head_only);
 }
 
 static void
@@ -386,8 +380,6 @@ metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, nfds_
 	int64_t		 now;
 	size_t		 i;
 
-	if (ms->fd == -1)
-		return;
 	for (i = 0; i < METRICS_CONN_MAX; i++) {
 		c = &ms->conns[i];
 		if (c->state != MS_FREE && c->pollidx >= 0 && (nfds_t)c->pollidx < n &&
@@ -402,7 +394,8 @@ metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, nfds_
 	}
 	if (ms->accept_paused_until != 0 && now >= ms->accept_paused_until)
 		ms->accept_paused_until = 0;
-	if (ms->pollidx >= 0 && (nfds_t)ms->pollidx < n && pfd[ms->pollidx].revents != 0)
+	if (ms->fd != -1 && ms->pollidx >= 0 && (nfds_t)ms->pollidx < n &&
+	    pfd[ms->pollidx].revents != 0)
 		ms_accept(ms);
 	/* Entries were consumed: the next round's pollfds renumbers them. */
 	ms->pollidx = -1;
@@ -410,25 +403,23 @@ metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, nfds_
 		ms->conns[i].pollidx = -1;
 }
 
-unsigned
-metrics_server_port(const struct metrics_server *ms)
+void
+metrics_server_stop_accepting(struct metrics_server *ms)
 {
-	return ms->fd == -1 ? 0 : net_bound_port(ms->fd);
+	if (ms->fd != -1)
+		close(ms->fd);
+	ms->fd = -1;
 }
 
-void
-metrics_server_close_inherited(struct metrics_server *ms)
+int
+metrics_server_busy(const struct metrics_server *ms)
 {
 	size_t	i;
 
-	if (ms == NULL)
-		return;
-	/* Else a child holding a scrape's socket would keep the client from seeing EOF. */
-	if (ms->fd != -1)
-		close(ms->fd);
 	for (i = 0; i < METRICS_CONN_MAX; i++)
-		if (ms->conns[i].fd != -1)
-			close(ms->conns[i].fd);
+		if (ms->conns[i].state != MS_FREE)
+			return 1;
+	return 0;
 }
 
 void

@@ -2,7 +2,6 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,11 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
+#include "proc.h"
 
 #define MBUF_INITIAL	(64 * 1024)
+#define READ_TRIES	200		/* readings a scrape tries before it answers 503 */
+#define READ_PAUSE_NS	1000000L	/* while the master folds */
 
 /* A growable output buffer; once an allocation fails it stays failed. */
 struct mbuf {
@@ -25,7 +28,7 @@ struct mbuf {
 	int	 oom;
 };
 
-/* The daemon's processes, summed: master plus every live worker. */
+/* The daemon's processes, summed: the master and every live child. */
 struct proc_totals {
 	double		cpu_s;
 	uint64_t	rss_bytes;
@@ -37,6 +40,9 @@ struct metrics_ctx {
 	const struct shm_region	*r;
 	struct slot		*sum;		/* retired + live slots, read once */
 	struct proc_totals	 proc;
+	/* The backend table as of the same reading (a reload may rename an entry). */
+	int			 listed[RP_MAX_BACKENDS];
+	char			 names[RP_MAX_BACKENDS][RP_NAME_MAX];
 	struct mbuf		 b;
 	int			 nlabels;	/* labels written in the current sample */
 };
@@ -179,13 +185,13 @@ sample_us_as_seconds(struct metrics_ctx *c, uint64_t us)
 static int
 backend_listed(const struct metrics_ctx *c, size_t i)
 {
-	return atomic_load(&c->r->backends[i].in_use) != 0;
+	return c->listed[i];
 }
 
 static const char *
 backend_name(const struct metrics_ctx *c, size_t i)
 {
-	return c->r->backends[i].name;
+	return c->names[i];
 }
 
 /* A histogram's _bucket (cumulative, with +Inf), _sum and _count, one label optional. */
@@ -442,6 +448,13 @@ emit_keeper_restarts(struct metrics_ctx *c, const struct metric_family *f)
 }
 
 static void
+emit_metrics_restarts(struct metrics_ctx *c, const struct metric_family *f)
+{
+	sample_begin(c, f, NULL);
+	sample_u64(c, atomic_load(&c->r->hdr.metrics_restarts));
+}
+
+static void
 emit_worker_restarts(struct metrics_ctx *c, const struct metric_family *f)
 {
 	sample_begin(c, f, NULL);
@@ -568,25 +581,29 @@ const struct metric_family metric_families[] = {
 	    emit_accept_fd_limit },
 	{ "rproxyd_keeper_restarts_total", METRIC_COUNTER, "",
 	    "Keepers respawned after dying unexpectedly.", emit_keeper_restarts },
+	{ "rproxyd_metrics_restarts_total", METRIC_COUNTER, "",
+	    "Metrics processes (the one serving this page) respawned after dying "
+	    "unexpectedly.", emit_metrics_restarts },
 	{ "rproxyd_config_reloads_total", METRIC_COUNTER, "result",
 	    "Configuration reloads (SIGHUP), by result.", emit_reloads },
 	{ "rproxyd_build_info", METRIC_GAUGE, "version",
 	    "Always 1; the version label names the running build.", emit_build_info },
 	{ "process_cpu_seconds_total", METRIC_COUNTER, "",
 	    "Total user and system CPU time in seconds of the whole daemon: the master, "
-	    "every live worker and every worker already reaped.", emit_cpu },
+	    "every live child (keeper, metrics process, workers) and every child already "
+	    "reaped.", emit_cpu },
 	{ "process_resident_memory_bytes", METRIC_GAUGE, "",
-	    "Resident memory size in bytes, summed over the master and every live worker "
+	    "Resident memory size in bytes, summed over the master and every live child "
 	    "(shared pages count once per process).", emit_rss },
 	{ "process_virtual_memory_bytes", METRIC_GAUGE, "",
-	    "Virtual memory size in bytes, summed over the master and every live worker.",
+	    "Virtual memory size in bytes, summed over the master and every live child.",
 	    emit_vsize },
 	{ "process_open_fds", METRIC_GAUGE, "",
-	    "Open file descriptors, summed over the master and every live worker.",
+	    "Open file descriptors, summed over the master and every live child.",
 	    emit_open_fds },
 	{ "process_max_fds", METRIC_GAUGE, "",
-	    "Maximum number of open file descriptors of one process (the master's limit).",
-	    emit_max_fds },
+	    "Maximum number of open file descriptors of one process (the master's limit, "
+	    "which its children inherit).", emit_max_fds },
 	{ "process_start_time_seconds", METRIC_GAUGE, "",
 	    "Start time of the master process since the Unix epoch in seconds.",
 	    emit_start_time },
@@ -631,18 +648,16 @@ proc_read_file(const char *path, char *buf, size_t len)
 }
 
 /*
- * Add one process's CPU, memory and descriptors to t. For the master,
- * include its reaped children's CPU too (cutime, cstime): a dead worker's
- * seconds move there when it is reaped, in this same process and loop as the
- * scrape, so the total never goes backwards.
+ * Add one process's CPU and memory to t, from /proc/PID/stat, which any user
+ * may read. For the master, add its reaped children's CPU too (cutime,
+ * cstime): a dead child's seconds move there when it is reaped, inside a
+ * fold (see metrics_read()), so the total never goes backwards.
  */
 static void
-proc_add(struct proc_totals *t, pid_t pid, int with_children)
+proc_add_stat(struct proc_totals *t, pid_t pid, int with_children)
 {
 	static long		 ticks, page;
 	unsigned long long	 f[25];		/* f[n] is field n of stat(5) */
-	struct dirent		*de;
-	DIR			*d;
 	char			 path[64], buf[2048], *p, *end;
 	size_t			 n;
 
@@ -652,52 +667,86 @@ proc_add(struct proc_totals *t, pid_t pid, int with_children)
 		page = 4096;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	/* The command name may hold spaces and ')': fields start after the last ')'. */
-	if (proc_read_file(path, buf, sizeof(buf)) == 0 &&
-	    (p = strrchr(buf, ')')) != NULL) {
-		memset(f, 0, sizeof(f));
-		/* Field 3 is the state letter; numbers follow from field 4 on. */
-		p++;
-		p += strspn(p, " ");
-		p += strcspn(p, " ");
-		for (n = 4; n < sizeof(f) / sizeof(f[0]); n++) {
-			f[n] = strtoull(p, &end, 10);
-			if (end == p)
-				break;
-			p = end;
-		}
-		/* 14 utime, 15 stime, 16 cutime, 17 cstime (ticks); 23 vsize; 24 rss (pages). */
-		t->cpu_s += (double)(f[14] + f[15]) / (double)ticks;
-		if (with_children)
-			t->cpu_s += (double)(f[16] + f[17]) / (double)ticks;
-		t->vsize_bytes += f[23];
-		t->rss_bytes += f[24] * (unsigned long long)page;
-	}
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((d = opendir(path)) == NULL)
+	if (proc_read_file(path, buf, sizeof(buf)) == -1 || (p = strrchr(buf, ')')) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			t->open_fds++;
-	closedir(d);
+	memset(f, 0, sizeof(f));
+	/* Field 3 is the state letter; numbers follow from field 4 on. */
+	p++;
+	p += strspn(p, " ");
+	p += strcspn(p, " ");
+	for (n = 4; n < sizeof(f) / sizeof(f[0]); n++) {
+		f[n] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+	}
+	/* 14 utime, 15 stime, 16 cutime, 17 cstime (ticks); 23 vsize; 24 rss (pages). */
+	t->cpu_s += (double)(f[14] + f[15]) / (double)ticks;
+	if (with_children)
+		t->cpu_s += (double)(f[16] + f[17]) / (double)ticks;
+	t->vsize_bytes += f[23];
+	t->rss_bytes += f[24] * (unsigned long long)page;
 }
 
+/*
+ * The master, then every child with a slot (keeper, metrics process,
+ * workers). The root master's /proc/PID/fd is no other user's to read: it
+ * publishes its own count. The children, of this process's user, stay
+ * dumpable, so theirs can be counted here.
+ */
 static void
 proc_collect(const struct shm_region *r, struct proc_totals *t)
 {
 	pid_t		pid;
 	uint32_t	i;
+	long		fds;
 
 	memset(t, 0, sizeof(*t));
-	proc_add(t, getpid(), 1);
+	proc_add_stat(t, (pid_t)atomic_load(&r->hdr.master_pid), 1);
+	t->open_fds += atomic_load(&r->hdr.master_fds);
 	for (i = 0; i < r->hdr.nslots; i++) {
-		if (atomic_load(&r->slots[i].state) == SLOT_FREE)
+		if (atomic_load(&r->slots[i].state) == SLOT_FREE ||
+		    (pid = (pid_t)atomic_load(&r->slots[i].pid)) <= 0)
 			continue;
-		if ((pid = (pid_t)atomic_load(&r->slots[i].pid)) > 0)
-			proc_add(t, pid, 0);
+		proc_add_stat(t, pid, 0);
+		if ((fds = proc_fd_count(pid)) > 0)
+			t->open_fds += (uint64_t)fds;
 	}
 }
 
-int
+/*
+ * Everything a fold changes, read between two folds: the slots' sums, the
+ * processes' figures and the backend table. -1 when the master folded
+ * through every try.
+ */
+static int
+metrics_read(const struct shm_region *r, struct metrics_ctx *c)
+{
+	const struct timespec	pause = { 0, READ_PAUSE_NS };
+	uint32_t		seq;
+	size_t			i;
+	int			tries;
+
+	for (tries = 0; tries < READ_TRIES; tries++) {
+		if ((seq = shm_read_begin(r)) & 1) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		memset(c->sum, 0, sizeof(*c->sum));
+		shm_slot_sum(r, c->sum);
+		proc_collect(r, &c->proc);
+		for (i = 0; i < RP_MAX_BACKENDS; i++) {
+			c->listed[i] = atomic_load(&r->backends[i].in_use) != 0;
+			memcpy(c->names[i], r->backends[i].name, RP_NAME_MAX);
+			c->names[i][RP_NAME_MAX - 1] = '\0';
+		}
+		if (!shm_read_retry(r, seq))
+			return 0;
+	}
+	return -1;
+}
+
+enum metrics_result
 metrics_render(const struct shm_region *r, char **out, size_t *outlen)
 {
 	const struct metric_family	*f;
@@ -705,11 +754,13 @@ metrics_render(const struct shm_region *r, char **out, size_t *outlen)
 
 	memset(&c, 0, sizeof(c));
 	c.r = r;
-	/* Calloc'd: a struct slot is tens of KiB, too much for the master's stack. */
+	/* Calloc'd: a struct slot is tens of KiB. */
 	if ((c.sum = calloc(1, sizeof(*c.sum))) == NULL)
-		return -1;
-	shm_slot_sum(r, c.sum);
-	proc_collect(r, &c.proc);
+		return METRICS_NOMEM;
+	if (metrics_read(r, &c) == -1) {
+		free(c.sum);
+		return METRICS_BUSY;
+	}
 	for (f = metric_families; f->name != NULL; f++) {
 		mbuf_printf(&c.b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
 		    metric_type_name(f->type));
@@ -718,9 +769,9 @@ metrics_render(const struct shm_region *r, char **out, size_t *outlen)
 	free(c.sum);
 	if (c.b.oom) {
 		free(c.b.p);
-		return -1;
+		return METRICS_NOMEM;
 	}
 	*out = c.b.p;
 	*outlen = c.b.len;
-	return 0;
+	return METRICS_OK;
 }

@@ -1,4 +1,4 @@
-/* metrics_server.h: the master's non-blocking HTTP endpoint that serves /metrics. */
+/* metrics_server.h: the metrics process's non-blocking HTTP endpoint that serves /metrics. */
 #ifndef RP_METRICS_SERVER_H
 #define RP_METRICS_SERVER_H
 
@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "shm.h"
 
 #define METRICS_CONN_MAX	16	/* scrapes served at once; more wait in the backlog */
@@ -15,12 +14,11 @@
 struct metrics_server;
 
 /*
- * Bind addr and serve the metrics of r from it. An empty host ("off")
- * disables the endpoint: the server exists but polls nothing. Port 0 binds a
- * port the kernel picks. NULL with err set when the address cannot be bound.
+ * Serve the metrics of r on the listening socket fd (bound by the master),
+ * which the server owns from here. NULL with err set.
  */
-struct metrics_server *metrics_server_open(const struct rp_addr *addr,
-	    const struct shm_region *r, char *err, size_t errlen);
+struct metrics_server *metrics_server_new(int fd, const struct shm_region *r, char *err,
+	    size_t errlen);
 
 /*
  * Fill pfd (room for max) with what the server waits for and lower *wake
@@ -32,11 +30,11 @@ nfds_t	metrics_server_pollfds(struct metrics_server *ms, struct pollfd *pfd, nfd
 /* After the wait on those pfd: accept, read, answer and expire. Never blocks. */
 void	metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, nfds_t n);
 
-/* The port the endpoint is bound to; 0 when it is off. */
-unsigned metrics_server_port(const struct metrics_server *ms);
+/* Close the listening socket; the scrapes under way go on. */
+void	metrics_server_stop_accepting(struct metrics_server *ms);
 
-/* In a freshly forked child: close the inherited sockets, leave the parent's alone. */
-void	metrics_server_close_inherited(struct metrics_server *ms);
+/* Is a scrape under way? */
+int	metrics_server_busy(const struct metrics_server *ms);
 
 /* Close every socket and free the server. NULL is allowed. */
 void	metrics_server_close(struct metrics_server *ms);

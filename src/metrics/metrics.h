@@ -33,12 +33,19 @@ extern const struct metric_family metric_families[];
 /* "counter", "gauge", "histogram": the # TYPE word. */
 const char	*metric_type_name(enum metric_type type);
 
+enum metrics_result {
+	METRICS_OK = 0,
+	METRICS_NOMEM,		/* out of memory */
+	METRICS_BUSY,		/* the master's reaps overlapped every reading */
+};
+
 /*
  * Render the whole exposition for region r into a malloc'd buffer (*out,
- * *outlen; the caller frees it). Only the master may call it: it is the
- * process that folds dead workers' slots, so a scrape never sees a slot
- * counted twice or not at all. Return -1 when memory runs out.
+ * *outlen; the caller frees it). Any process may call it: the counters and
+ * the per-process figures are read between two of the master's folds (see
+ * shm_read_begin()), so a dead worker is counted exactly once, in its slot
+ * and its own CPU time or in the retired totals and the master's children's.
  */
-int		metrics_render(const struct shm_region *r, char **out, size_t *outlen);
+enum metrics_result metrics_render(const struct shm_region *r, char **out, size_t *outlen);
 
 #endif
