@@ -37,29 +37,12 @@ pair(int sv[2])
 	nonblock(sv[0]);
 }
 
-/* A listening socket on 127.0.0.1, port chosen by the kernel. */
-static int
-tcp_listener(struct sockaddr_in *sin)
-{
-	socklen_t	len = sizeof(*sin);
-	int		fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ne(fd, -1);
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)sin, sizeof(*sin)), 0);
-	ck_assert_int_eq(listen(fd, 8), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sin, &len), 0);
-	return fd;
-}
-
 /* A connected TCP pair on loopback: fds[0] non-blocking, fds[1] blocking. */
 static void
 tcp_pair(int fds[2])
 {
 	struct sockaddr_in	sin;
-	int			lfd = tcp_listener(&sin);
+	int			lfd = check_loopback_socket(8, &sin);
 
 	fds[0] = io_connect((struct sockaddr *)&sin, sizeof(sin), clock_now_ns() + GUARD_NS);
 	ck_assert_int_ge(fds[0], 0);
@@ -371,7 +354,7 @@ END_TEST
 START_TEST(test_connect_listening)
 {
 	struct sockaddr_in	sin;
-	int			lfd = tcp_listener(&sin), fd, afd;
+	int			lfd = check_loopback_socket(8, &sin), fd, afd;
 
 	fd = io_connect((struct sockaddr *)&sin, sizeof(sin), clock_now_ns() + GUARD_NS);
 	ck_assert_int_ge(fd, 0);
@@ -393,15 +376,8 @@ END_TEST
 START_TEST(test_connect_refused)
 {
 	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
-	int			bfd = socket(AF_INET, SOCK_STREAM, 0);
+	int			bfd = check_loopback_socket(-1, &sin);
 
-	ck_assert_int_ne(bfd, -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(bfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(bfd, (struct sockaddr *)&sin, &len), 0);
 	errno = 0;
 	ck_assert_int_eq(io_connect((struct sockaddr *)&sin, sizeof(sin),
 	    clock_now_ns() + GUARD_NS), IO_ERROR);
