@@ -120,7 +120,11 @@ on_status(llhttp_t *p, const char *at, size_t n)
 	return 0;
 }
 
-/* RFC 9110 5.6.2 tchar: llhttp (not built strict) lets SP and HTAB into names. */
+/*
+ * RFC 9110 5.6.2 tchar. The strict llhttp rproxyd is built with refuses any
+ * other byte in a name too; checked here as well, so that the refusal does not
+ * hang on how llhttp was compiled (a lenient build lets SP and HTAB in).
+ */
 static int
 is_tchar(unsigned char c)
 {
@@ -255,6 +259,32 @@ on_header_value_complete(llhttp_t *p)
 }
 
 /*
+ * The next element of a comma-separated list (RFC 9110 5.6.1) at or after
+ * *pos: its start and length, whitespace around it and empty elements
+ * skipped. 0 at the end of the list.
+ */
+static int
+list_next(const char *v, size_t len, size_t *pos, size_t *start, size_t *elen)
+{
+	size_t	i = *pos, end;
+
+	while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+		i++;
+	*pos = i;
+	if (i == len)
+		return 0;
+	*start = i;
+	while (i < len && v[i] != ',')
+		i++;
+	end = i;
+	while (end > *start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+		end--;
+	*elen = end - *start;
+	*pos = i;
+	return 1;
+}
+
+/*
  * RFC 9112 6.1 and 6.3: of the transfer codings the proxy implements only
  * chunked, once, last, and only in HTTP/1.1 messages. HEAD_BAD when the
  * framing cannot be trusted, HEAD_CODING when it can but a coding before
@@ -264,7 +294,7 @@ static enum http_head_error
 transfer_coding_check(const struct http_head *h)
 {
 	const struct http_header	*hd;
-	size_t				 i, j, k, start, end;
+	size_t				 i, j, k, start, n;
 	int				 present = 0, codings = 0;
 	int				 chunked = 0, other = 0;
 
@@ -273,29 +303,16 @@ transfer_coding_check(const struct http_head *h)
 		if (!http_token_eq(hd->name, hd->namelen, "transfer-encoding"))
 			continue;
 		present = 1;
-		for (j = 0; j < hd->valuelen;) {
-			while (j < hd->valuelen && (hd->value[j] == ' ' ||
-			    hd->value[j] == '\t' || hd->value[j] == ','))
-				j++;
-			if (j == hd->valuelen)
-				break;
-			start = j;
-			while (j < hd->valuelen && hd->value[j] != ',')
-				j++;
-			end = j;
-			while (end > start && (hd->value[end - 1] == ' ' ||
-			    hd->value[end - 1] == '\t'))
-				end--;
+		for (j = 0; list_next(hd->value, hd->valuelen, &j, &start, &n);) {
 			codings++;
 			if (chunked)
 				return HEAD_BAD;	/* chunked not last, or twice */
-			if (http_token_eq(hd->value + start, end - start,
-			    "chunked")) {
+			if (http_token_eq(hd->value + start, n, "chunked")) {
 				chunked = 1;
 				continue;
 			}
 			/* Another coding: a token, maybe with parameters. */
-			for (k = start; k < end && hd->value[k] != ';'; k++)
+			for (k = start; k < start + n && hd->value[k] != ';'; k++)
 				if (!is_tchar((unsigned char)hd->value[k]))
 					return HEAD_BAD;
 			other = 1;
@@ -606,21 +623,11 @@ http_list_has(const char *value, size_t len, const char *token)
 int
 http_list_has_n(const char *value, size_t len, const char *token, size_t toklen)
 {
-	size_t	i = 0, start, end;
+	size_t	i = 0, start, n;
 
-	while (i < len) {
-		while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
-			i++;
-		start = i;
-		while (i < len && value[i] != ',')
-			i++;
-		end = i;
-		while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
-			end--;
-		if (end - start == toklen && toklen > 0 &&
-		    strncasecmp(value + start, token, toklen) == 0)
+	while (list_next(value, len, &i, &start, &n))
+		if (n == toklen && toklen > 0 && strncasecmp(value + start, token, toklen) == 0)
 			return 1;
-	}
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* net.c: addresses and sockets: resolve, listen, connect with a timeout. */
+/* net.c: addresses and listening sockets: resolve, listen, name, socket options. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* net.h: addresses and sockets: resolve, listen, connect with a timeout. */
+/* net.h: addresses and listening sockets: resolve, listen, name, socket options. */
 #ifndef RP_NET_H
 #define RP_NET_H
 
@@ -34,8 +34,10 @@ unsigned net_bound_port(int fd);
 /* As net_addr_str, with port in place of a's own. */
 void	net_addr_port_str(const struct rp_addr *a, unsigned port, char *buf, size_t len);
 
-/* Non-blocking socket; TCP_NODELAY set. */
+/* Make fd non-blocking: -1 with errno when fcntl() fails. */
 int	net_set_nonblock(int fd);
+
+/* Set TCP_NODELAY on fd: small writes go out at once (a failure changes nothing else). */
 void	net_set_nodelay(int fd);
 
 #endif

@@ -224,24 +224,24 @@ static int
 attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt *a)
 {
 	struct proxy		*p = x->p;
-	struct rewrite_request	 rr;
+	struct rewrite_request	 rw;
 	enum body_result	 br;
 	size_t			 hlen;
 	int			 rc;
 
-	memset(&rr, 0, sizeof(rr));
-	rr.client_addr = c->addr;
-	rr.request_id = x->id;
-	rr.proto = "http";
-	rr.default_host = p->up[a->i].hostport;
-	rr.framing = request_framing(c, b, &rr.length);
-	hlen = rewrite_request_head(p->hbuf, p->hcap, &c->req, &rr);
+	memset(&rw, 0, sizeof(rw));
+	rw.client_addr = c->addr;
+	rw.request_id = x->id;
+	rw.proto = "http";
+	rw.default_host = p->up[a->i].hostport;
+	rw.framing = request_framing(c, b, &rw.length);
+	hlen = rewrite_request_head(p->hbuf, p->hcap, &c->req, &rw);
 	if (hlen == 0) {
 		attempt_fail(a, FAIL_BAD_RESPONSE, "rewrite", E2BIG);
 		return -1;
 	}
 	a->wrote = 1;
-	if (rr.framing != FRAME_CHUNKED && (b->kept || rr.framing == FRAME_NONE)) {
+	if (rw.framing != FRAME_CHUNKED && (b->kept || rw.framing == FRAME_NONE)) {
 		rc = io_write2(a->fd, p->hbuf, hlen, p->keep, b->keeplen,
 		    a->start + (int64_t)p->conf->request_timeout_ms * NS_PER_MS);
 		if (rc != 0) {
@@ -256,7 +256,7 @@ attempt_send(struct conn *c, struct exchange *x, struct body *b, struct attempt 
 	outbuf_init(b->ob, a->fd, (int64_t)p->conf->read_timeout_ms * NS_PER_MS);
 	outbuf_on_readable(b->ob, response_while_sending, a);
 	b->streaming = 1;
-	b->chunked = rr.framing == FRAME_CHUNKED;
+	b->chunked = rw.framing == FRAME_CHUNKED;
 	outbuf_put(b->ob, p->hbuf, hlen);
 	if (b->keeplen > 0) {
 		if (b->chunked)
@@ -311,8 +311,9 @@ attempt_run(struct conn *c, struct exchange *x, struct body *b, struct attempt *
 	return rc;
 }
 
+/* Count and log a change of a backend's health. */
 static void
-health_log(struct proxy *p, int i, enum health_change ch, const struct attempt *a)
+health_record(struct proxy *p, int i, enum health_change ch, const struct attempt *a)
 {
 	struct upstream	*u = &p->up[i];
 	double		 cool = (double)p->conf->health_cooldown_ms / 1000.0;
@@ -350,7 +351,7 @@ attempt_failed(struct exchange *x, struct attempt *a)
 	    "reason=%s error=\"%s%s%s\"", x->id, u->conf->name, u->hostport, x->attempts,
 	    shm_fail_reason_name(a->reason), a->what, a->err ? ": " : "",
 	    a->err ? strerror(a->err) : "");
-	health_log(p, a->i, health_failure(u->health, clock_now_ns(), &p->lb.health,
+	health_record(p, a->i, health_failure(u->health, clock_now_ns(), &p->lb.health,
 	    a->probing), a);
 }
 
@@ -394,18 +395,18 @@ response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 {
 	struct proxy		*p = x->p;
 	struct upstream		*u = &p->up[a->i];
-	struct rewrite_response	 rr;
+	struct rewrite_response	 rw;
 	size_t			 hlen;
 
-	memset(&rr, 0, sizeof(rr));
-	rr.request_id = x->id;
-	rr.framing = response_framing(c, a, &rr.length);
-	rr.client_minor = http_head_minor(&c->req);
-	if (rr.framing == FRAME_CLOSE)
+	memset(&rw, 0, sizeof(rw));
+	rw.request_id = x->id;
+	rw.framing = response_framing(c, a, &rw.length);
+	rw.client_minor = http_head_minor(&c->req);
+	if (rw.framing == FRAME_CLOSE)
 		c->close = 1;
-	rr.keep_alive = !c->close;
+	rw.keep_alive = !c->close;
 	/* Its own buffer: hbuf may still be on its way to the backend. */
-	hlen = rewrite_response_head(p->rhbuf, p->hcap, &a->resp, &rr);
+	hlen = rewrite_response_head(p->rhbuf, p->hcap, &a->resp, &rw);
 	if (hlen == 0) {
 		attempt_fail(a, FAIL_BAD_RESPONSE, "response head too large to rewrite", 0);
 		return -1;
@@ -413,9 +414,9 @@ response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 	histogram_observe(&u->stats->latency, (uint64_t)(clock_now_ns() - a->start) /
 	    NS_PER_US);
 	counter_add(&u->stats->responses[shm_code_index(http_head_status(&a->resp))], 1);
-	health_log(p, a->i, health_success(u->health), a);
+	health_record(p, a->i, health_success(u->health), a);
 	a->began = 1;
-	a->framing = rr.framing;
+	a->framing = rw.framing;
 	x->status = http_head_status(&a->resp);
 	x->head_sent = 1;
 	outbuf_init(&c->out, c->fd, (int64_t)p->conf->read_timeout_ms * NS_PER_MS);

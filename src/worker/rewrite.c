@@ -171,7 +171,7 @@ request_target(const char *url, size_t len, struct target *t)
 
 size_t
 rewrite_request_head(char *out, size_t cap, const struct http_head *req,
-    const struct rewrite_request *rr)
+    const struct rewrite_request *rw)
 {
 	struct headbuf			 hb = { out, cap, 0, 0 };
 	const struct http_header	*hd, *host;
@@ -190,7 +190,7 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 	if (absolute)
 		hb_header(&hb, "Host", 4, t.authority, t.authoritylen);
 	else if (host == NULL)
-		hb_header(&hb, "Host", 4, rr->default_host, strlen(rr->default_host));
+		hb_header(&hb, "Host", 4, rw->default_host, strlen(rw->default_host));
 	for (i = 0; i < req->nheaders; i++) {
 		hd = &req->headers[i];
 		/* Host is end-to-end whatever Connection says: HTTP/1.1 requires it. */
@@ -211,23 +211,23 @@ rewrite_request_head(char *out, size_t cap, const struct http_head *req,
 		xff = 1;
 	}
 	hb_put(&hb, xff ? ", " : "X-Forwarded-For: ", xff ? 2 : 17);
-	hb_str(&hb, rr->client_addr);
+	hb_str(&hb, rw->client_addr);
 	hb_put(&hb, "\r\n", 2);
-	hb_header(&hb, "X-Forwarded-Proto", 17, rr->proto, strlen(rr->proto));
+	hb_header(&hb, "X-Forwarded-Proto", 17, rw->proto, strlen(rw->proto));
 	if (absolute)
 		hb_header(&hb, "X-Forwarded-Host", 16, t.authority,
 		    t.authoritylen);
 	else if (host != NULL)
 		hb_header(&hb, "X-Forwarded-Host", 16, host->value, host->valuelen);
-	hb_header(&hb, "X-Request-ID", 12, rr->request_id, strlen(rr->request_id));
-	hb_framing(&hb, rr->framing, rr->length);
+	hb_header(&hb, "X-Request-ID", 12, rw->request_id, strlen(rw->request_id));
+	hb_framing(&hb, rw->framing, rw->length);
 	hb_put(&hb, "\r\n", 2);
 	return hb.overflow ? 0 : hb.len;
 }
 
 size_t
 rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
-    const struct rewrite_response *rr)
+    const struct rewrite_response *rw)
 {
 	struct headbuf			 hb = { out, cap, 0, 0 };
 	const struct http_header	*hd;
@@ -245,11 +245,11 @@ rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
 			continue;
 		hb_header(&hb, hd->name, hd->namelen, hd->value, hd->valuelen);
 	}
-	hb_header(&hb, "X-Request-ID", 12, rr->request_id, strlen(rr->request_id));
-	hb_framing(&hb, rr->framing, rr->length);
-	if (!rr->keep_alive)
+	hb_header(&hb, "X-Request-ID", 12, rw->request_id, strlen(rw->request_id));
+	hb_framing(&hb, rw->framing, rw->length);
+	if (!rw->keep_alive)
 		hb_put(&hb, "Connection: close\r\n", 19);
-	else if (rr->client_minor == 0)
+	else if (rw->client_minor == 0)
 		hb_put(&hb, "Connection: keep-alive\r\n", 24);
 	hb_put(&hb, "\r\n", 2);
 	return hb.overflow ? 0 : hb.len;

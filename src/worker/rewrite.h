@@ -59,9 +59,9 @@ int	request_target(const char *url, size_t len, struct target *t);
  * itself parsed.
  */
 size_t	rewrite_request_head(char *out, size_t cap, const struct http_head *req,
-	    const struct rewrite_request *rr);
+	    const struct rewrite_request *rw);
 size_t	rewrite_response_head(char *out, size_t cap, const struct http_head *resp,
-	    const struct rewrite_response *rr);
+	    const struct rewrite_response *rw);
 
 /* Is the method idempotent (RFC 9110 9.2.2), so a sent request may be retried? */
 int	method_idempotent(const char *m, size_t len);

@@ -72,6 +72,22 @@ def proc_stat(pid):
         return None
 
 
+def proc_status(pid):
+    """/proc/PID/status as {field: text} ("Uid", "SigBlk", ...), or None when
+    there is no such process."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return {k: v.strip() for k, _, v in (ln.partition(":") for ln in f) if v}
+    except OSError:
+        return None
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid in clock ticks, from /proc/PID/stat."""
+    fields = proc_stat(pid)
+    return int(fields[11]) + int(fields[12])
+
+
 def proc_state(pid):
     """The state letter of pid ("R", "S", "Z", ...), or None when it is gone."""
     st = proc_stat(pid)
@@ -138,6 +154,18 @@ def status_rows(text):
         if len(cols) >= 9:
             rows[cols[0]] = cols
     return rows
+
+
+def metric(port, name, labels=""):
+    """One sample of a scrape of the metrics port: name, with labels written as
+    in the exposition ('backend="b1"'), or None when there is no such sample."""
+    st, _, body = http(port, "/metrics", timeout=5)
+    assert st == 200, st
+    want = "%s{%s} " % (name, labels) if labels else name + " "
+    for line in body.decode().splitlines():
+        if line.startswith(want):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def port_open(port, host="127.0.0.1"):

@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (RPROXYD, SRCDIR, Backend, Skip, proc_alive, proc_stat,  # noqa: E402
-                     read_pid, run, started_ports, wait_for, file_text, http)
+                     metric, read_pid, run, started_ports, wait_for, file_text, http)
 
 BUILDDIR = os.environ.get("RP_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(RPROXYD)))
@@ -91,17 +91,6 @@ def masters():
     """Installed-rproxyd processes whose parent is not one: the masters."""
     procs = daemon_procs()
     return sorted(p for p, pp in procs.items() if pp not in procs)
-
-
-def metric(port, name, labels=""):
-    """The value of one sample of the proxy's /metrics, or None."""
-    st, _, body = http(port, "/metrics", timeout=5)
-    assert st == 200, st
-    want = "%s{%s}" % (name, labels) if labels else name
-    for ln in body.decode().splitlines():
-        if ln.startswith(want + " "):
-            return float(ln.split()[-1])
-    return None
 
 
 def make_vars():
@@ -747,7 +736,7 @@ def test_stop_under_load_drops_nothing():
 
 
 def test_install_keeps_edited_config():
-    """Issue 16: a second make install keeps an edited rproxyd.conf and
+    """A second make install keeps an edited rproxyd.conf and
     /etc/default/rproxyd (the sample goes beside it as rproxyd.conf.sample),
     and make uninstall removes neither."""
     install()

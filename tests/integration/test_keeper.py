@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Backend, Proxy, http, run, wait_for  # noqa: E402
+from harness import Backend, Proxy, cpu_ticks, http, metric, run, wait_for  # noqa: E402
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -91,16 +91,6 @@ def close_all(socks):
             s.close()
         except OSError:
             pass
-
-
-def metric(port, name, labels=""):
-    """One sample of the scrape, or None."""
-    st, _, body = http(port, "/metrics")
-    assert st == 200, st
-    for line in body.decode().splitlines():
-        if line.startswith(name + ("{" + labels + "}" if labels else " ")):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def fresh_request(port):
@@ -404,9 +394,7 @@ def test_sigterm_with_parked_connections():
 
 def cpu_seconds(pid):
     """utime + stime of a process, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def test_descriptor_limit():

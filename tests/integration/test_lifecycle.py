@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (RPROXYD, Backend, Proxy, Skip, children, file_text, http,  # noqa: E402
-                     port_open, proc_alive, proc_stat, read_pid, run, started_ports,
+                     port_open, proc_alive, proc_stat, proc_status, read_pid, run, started_ports,
                      wait_for)
 
 BACKENDS = []
@@ -87,7 +87,7 @@ def test_check_good_config():
 
 # (name, config text, faulty line or None, reason pattern). Each faulty line is at
 # a known line number; "no backend" points at the end of the file, where one
-# was still missing (issue 16).
+# was still missing.
 BAD_CONFIGS = [
     ("unknown key",
      'listen = "127.0.0.1:8080"\n'
@@ -240,7 +240,7 @@ def test_cli_version_help_bad_option():
 
 
 def test_cli_long_options():
-    """Issue 16: --help and --version answer like -h and -v; others are refused."""
+    """--help and --version answer like -h and -v; others are refused."""
     assert rproxyd("--version") == rproxyd("-v"), rproxyd("--version")
     rc, out, err = rproxyd("--help")
     assert (rc, out, err) == rproxyd("-h") and rc == 0 and "--help" in out, (rc, out, err)
@@ -249,7 +249,7 @@ def test_cli_long_options():
 
 
 def test_cli_print_effective_config():
-    """Issue 16: -T checks the config and prints it as in effect (includes,
+    """-T checks the config and prints it as in effect (includes,
     ${VAR:-default} and defaults resolved), in a form -t accepts again."""
     d = tempfile.mkdtemp(prefix="rproxyd-T-")
     try:
@@ -614,7 +614,7 @@ def test_respawn_killed_worker_and_status():
 
 
 def test_status_percentiles_are_bucket_bounds():
-    """Issue 16: -s status shows the latency bucket a percentile falls in
+    """-s status shows the latency bucket a percentile falls in
     ("<=2500" ms for a 1001 ms reply), never an interpolated time nobody saw."""
     p = Proxy(backends()[:1], workers=1, request_timeout=5)
     try:
@@ -677,12 +677,8 @@ def test_unknown_user_refused_at_start():
 
 def proc_ids(pid):
     """(real uid, real gid) of a process, from /proc."""
-    ids = {}
-    for ln in file_text("/proc/%d/status" % pid).splitlines():
-        k, _, v = ln.partition(":")
-        if k in ("Uid", "Gid"):
-            ids[k] = int(v.split()[0])
-    return ids["Uid"], ids["Gid"]
+    st = proc_status(pid)
+    return int(st["Uid"].split()[0]), int(st["Gid"].split()[0])
 
 
 def test_workers_run_as_user_and_keep_logging():

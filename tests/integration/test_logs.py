@@ -927,7 +927,7 @@ class PipedProxy(Proxy):
 def test_stderr_stalled_reader_does_not_stop_proxy():
     """-f under a supervisor that stops reading stderr: requests are still
     served and SIGTERM still stops the daemon; the lost lines are counted and
-    reported once the pipe is read again (issue 14 item 7)."""
+    reported once the pipe is read again."""
     import fcntl
     with contextlib.ExitStack() as st:
         d, p = logged_proxy(st, "stderrb1", PipedProxy, workers=2)
@@ -972,7 +972,7 @@ def test_stderr_stalled_reader_does_not_stop_proxy():
 
 def test_quoted_values_escaped_and_time_offset():
     """A config error quoting a key stays one key=value field in the reload
-    failure line (issue 16); file timestamps carry the UTC offset of TZ."""
+    failure line; file timestamps carry the UTC offset of TZ."""
     with contextlib.ExitStack() as st:
         old_tz = os.environ.get("TZ")
         os.environ["TZ"] = "XST-05:30"      # 5 h 30 min east of UTC

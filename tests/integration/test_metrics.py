@@ -18,8 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (RPROXYD, Backend, Proxy, Skip, children, port_open,  # noqa: E402
-                     proc_stat, raw, run, wait_for, http as get)
+from harness import (RPROXYD, Backend, Proxy, Skip, children, cpu_ticks,  # noqa: E402
+                     port_open, proc_status, raw, run, wait_for, http as get)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -159,12 +159,6 @@ def socket_table():
             fields = line.split()
             out[fields[6]] = ("unix", fields[4], None)
     return out
-
-
-def cpu_ticks(pid):
-    """utime + stime of pid, from /proc/PID/stat."""
-    fields = proc_stat(pid)
-    return int(fields[11]) + int(fields[12])
 
 
 def setup(workers=2, **keys):
@@ -664,9 +658,9 @@ def test_metrics_process_as_user():
         send(p, 4)
         mp = p.metrics_pids()
         assert len(mp) == 1, mp
-        uids = proc_status_field(mp[0], "Uid").split()
-        assert uids == [str(nobody.pw_uid)] * 4, uids
-        assert proc_status_field(mp[0], "CapEff") == "0000000000000000"
+        status = proc_status(mp[0])
+        assert status["Uid"].split() == [str(nobody.pw_uid)] * 4, status["Uid"]
+        assert status["CapEff"] == "0000000000000000", status["CapEff"]
         s = scrape(p)
         procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids() + mp
         fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
@@ -681,16 +675,6 @@ def test_metrics_process_as_user():
             (s.get("process_resident_memory_bytes"), rss)
     finally:
         teardown(p, b1, b2)
-
-
-def proc_status_field(pid, name):
-    """A field of /proc/PID/status ("Uid", "CapEff"), as text."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k == name:
-                return v.strip()
-    return None
 
 
 def test_metrics_process_respawn():

@@ -18,7 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import RPROXYD, Backend, Proxy, run, wait_for, file_text, http  # noqa: E402
+from harness import (RPROXYD, Backend, Proxy, file_text, http, proc_status,  # noqa: E402
+                     run, wait_for)
 
 
 class RawConn:
@@ -72,10 +73,8 @@ def sigterm_pending_or_gone(pid):
     """True once pid has exited, has a SIGTERM pending (blocked while it works),
     or does not block SIGTERM (an idle worker: it has taken it, and drains)."""
     term = 1 << (signal.SIGTERM - 1)
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            fields = dict(ln.split(":", 1) for ln in f if ":" in ln)
-    except OSError:
+    fields = proc_status(pid)
+    if fields is None:
         return True
     return (fields["State"].split()[0] == "Z" or
             int(fields["ShdPnd"], 16) & term != 0 or

@@ -314,7 +314,7 @@ START_TEST(test_sizes)
 }
 END_TEST
 
-/* log_max_size = 0 turns the built-in rotation off, for logrotate (issue 16). */
+/* log_max_size = 0 turns the built-in rotation off, for logrotate. */
 START_TEST(test_log_max_size_zero)
 {
 	struct rp_config *c;
@@ -349,7 +349,7 @@ static const struct {
 	{ "# empty\nlisten = \"*:80\"\n", 2, "no backend defined (add one: "
 	  "backend NAME { url = \"http://host:port\" })", 1 },
 
-	/* Issue 16: what libconfuse lets through. */
+	/* What libconfuse lets through. */
 	{ "\nbackend b {\n url = \"http://127.0.0.1:1\"\n", 2,
 	  "\"{\" opened here is never closed: missing \"}\" before the end of the file", 1 },
 	{ BACKEND_LINE "# c\n\nmax_retries = ${RP_CHECK_UNSET}\n", 4,

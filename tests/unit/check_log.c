@@ -107,7 +107,7 @@ close_logs(void)
 	rmdir(logdir);
 }
 
-/* Issue 14: log_warn with errno 0 has no error="Success". */
+/* log_warn with errno 0 has no error="Success". */
 START_TEST(test_warn_without_errno)
 {
 	char	*text;

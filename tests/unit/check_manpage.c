@@ -1,4 +1,4 @@
-/* check_manpage.c: rproxyd.conf(5) documents exactly the keys config.c declares. */
+/* check_manpage.c: rproxyd.conf(5) documents exactly the keys config.c declares, rproxyd(8) the metric families. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,8 +6,10 @@
 
 #include "check_util.h"
 #include "config.h"
+#include "metrics.h"
 
 #define PAGE		"man/rproxyd.conf.5"
+#define DAEMON_PAGE	"man/rproxyd.8"
 #define ITEMS_MAX	256
 #define NAME_MAX_LEN	64
 #define LIST_MAX	4096
@@ -209,6 +211,76 @@ START_TEST(test_every_key_states_default)
 }
 END_TEST
 
+/*
+ * The names on the ".It Va" lines of rproxyd(8)'s metrics list (several on a
+ * line are separated by " , "), space-separated into out.
+ */
+static void
+metrics_listed(char *out)
+{
+	const char	*srcdir = getenv("RP_SRCDIR");
+	char		 path[4096], *text, *p, *q, *end, *eol, *name;
+
+	snprintf(path, sizeof(path), "%s/%s", srcdir != NULL ? srcdir : ".", DAEMON_PAGE);
+	text = page_read(path);
+	ck_assert_ptr_nonnull(p = strstr(text, "METRICS LIST BEGIN"));
+	ck_assert_ptr_nonnull(end = strstr(p, "METRICS LIST END"));
+	*end = '\0';
+	out[0] = '\0';
+	for (; (p = strstr(p, "\n.It Va ")) != NULL; p = eol) {
+		p += strlen("\n.It Va ");
+		/* A long list goes on after a backslash-newline. */
+		for (eol = p; *eol != '\0' && (*eol != '\n' || eol[-1] == '\\'); eol++)
+			;
+		for (q = p; q < eol; q++)
+			if (*q == ',' || *q == '\\' || *q == '\n')
+				*q = ' ';
+		*eol = '\0';
+		for (name = strtok(p, " "); name != NULL; name = strtok(NULL, " "))
+			list_add(out, name);
+		*eol = '\n';
+	}
+	free(text);
+}
+
+static int
+word_in(const char *list, const char *word)
+{
+	size_t		 n = strlen(word);
+	const char	*p;
+
+	for (p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* Every family of metric_families[] in the man page's list, and nothing else. */
+START_TEST(test_every_metric_documented)
+{
+	const struct metric_family	*f;
+	char				 listed[LIST_MAX], missing[LIST_MAX] = "";
+	char				 unknown[LIST_MAX] = "", *name;
+	int				 known;
+
+	metrics_listed(listed);
+	ck_assert_msg(listed[0] != '\0', "no metric listed in " DAEMON_PAGE);
+	for (f = metric_families; f->name != NULL; f++)
+		if (!word_in(listed, f->name))
+			list_add(missing, f->name);
+	for (name = strtok(listed, " "); name != NULL; name = strtok(NULL, " ")) {
+		for (known = 0, f = metric_families; f->name != NULL && !known; f++)
+			known = strcmp(f->name, name) == 0;
+		if (!known)
+			list_add(unknown, name);
+	}
+	ck_assert_msg(missing[0] == '\0', "metric families missing from " DAEMON_PAGE
+	    "'s list: %s", missing);
+	ck_assert_msg(unknown[0] == '\0', "metrics listed in " DAEMON_PAGE
+	    " that are no family: %s", unknown);
+}
+END_TEST
+
 static Suite *
 manpage_suite(void)
 {
@@ -220,6 +292,7 @@ manpage_suite(void)
 	tcase_add_test(tc, test_every_documented_key_exists);
 	tcase_add_test(tc, test_keys_documented_once);
 	tcase_add_test(tc, test_every_key_states_default);
+	tcase_add_test(tc, test_every_metric_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }

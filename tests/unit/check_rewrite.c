@@ -38,21 +38,21 @@ static const struct rewrite_request rreq = {
 };
 
 static void
-assert_request(const char *in, const struct rewrite_request *rr, const char *want)
+assert_request(const char *in, const struct rewrite_request *rw, const char *want)
 {
 	size_t	n;
 
-	n = rewrite_request_head(out, sizeof(out), parse(HTTP_REQUEST, in), rr);
+	n = rewrite_request_head(out, sizeof(out), parse(HTTP_REQUEST, in), rw);
 	ck_assert_msg(n == strlen(want) && memcmp(out, want, n) == 0,
 	    "got (%zu):\n%.*s\nwant (%zu):\n%s", n, (int)n, out, strlen(want), want);
 }
 
 static void
-assert_response(const char *in, const struct rewrite_response *rr, const char *want)
+assert_response(const char *in, const struct rewrite_response *rw, const char *want)
 {
 	size_t	n;
 
-	n = rewrite_response_head(out, sizeof(out), parse(HTTP_RESPONSE, in), rr);
+	n = rewrite_response_head(out, sizeof(out), parse(HTTP_RESPONSE, in), rw);
 	ck_assert_msg(n == strlen(want) && memcmp(out, want, n) == 0,
 	    "got (%zu):\n%.*s\nwant (%zu):\n%s", n, (int)n, out, strlen(want), want);
 }
@@ -143,7 +143,7 @@ START_TEST(test_request_connection_names_host)
 }
 END_TEST
 
-/* A field named in Connection is dropped whatever its name's length (issue 14). */
+/* A field named in Connection is dropped whatever its name's length. */
 START_TEST(test_request_connection_long_name)
 {
 	char	in[2048], want[1024], name[600];
@@ -164,7 +164,7 @@ END_TEST
 
 /*
  * HTTP2-Settings goes with Upgrade: h2c, which is never passed on: dropped
- * though Connection does not name it (issue 14).
+ * though Connection does not name it.
  */
 START_TEST(test_request_http2_settings_dropped)
 {
@@ -218,12 +218,12 @@ END_TEST
 /* No X-Forwarded-For from the client (or an empty one): just the client. */
 START_TEST(test_request_xff_new)
 {
-	struct rewrite_request	rr = rreq;
+	struct rewrite_request	rw = rreq;
 
-	rr.client_addr = "2001:db8::1";
-	rr.proto = "https";
+	rw.client_addr = "2001:db8::1";
+	rw.proto = "https";
 	assert_request(
-	    "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For:\r\n\r\n", &rr,
+	    "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For:\r\n\r\n", &rw,
 	    "GET / HTTP/1.1\r\n"
 	    "Host: h\r\n"
 	    "X-Forwarded-For: 2001:db8::1\r\n"
@@ -237,7 +237,7 @@ END_TEST
 /* The body's framing is written from what the proxy parsed, never copied. */
 START_TEST(test_request_framing)
 {
-	struct rewrite_request	rr = rreq;
+	struct rewrite_request	rw = rreq;
 	static const char *const in =
 	    "POST /upload HTTP/1.1\r\n"
 	    "Host: h\r\n"
@@ -254,32 +254,32 @@ START_TEST(test_request_framing)
 	char	want[1024];
 
 	/* Chunked in, kept whole: sent with a length. */
-	rr.framing = FRAME_LENGTH;
-	rr.length = 5;
+	rw.framing = FRAME_LENGTH;
+	rw.length = 5;
 	snprintf(want, sizeof(want), "POST /upload HTTP/1.1\r\nHost: h\r\n"
 	    "Content-Type: text/plain\r\n%sContent-Length: 5\r\n\r\n", tail);
-	assert_request(in, &rr, want);
+	assert_request(in, &rw, want);
 
 	/* Chunked in, streamed: chunked out. */
-	rr.framing = FRAME_CHUNKED;
+	rw.framing = FRAME_CHUNKED;
 	snprintf(want, sizeof(want), "POST /upload HTTP/1.1\r\nHost: h\r\n"
 	    "Content-Type: text/plain\r\n%sTransfer-Encoding: chunked\r\n\r\n",
 	    tail);
-	assert_request(in, &rr, want);
+	assert_request(in, &rw, want);
 
 	/* The client's Content-Length is replaced by the proxy's own. */
-	rr.framing = FRAME_LENGTH;
-	rr.length = 12345678901ULL;
+	rw.framing = FRAME_LENGTH;
+	rw.length = 12345678901ULL;
 	snprintf(want, sizeof(want), "PUT /x HTTP/1.1\r\nHost: h\r\n%s"
 	    "Content-Length: 12345678901\r\n\r\n", tail);
 	assert_request("PUT /x HTTP/1.1\r\nContent-Length: 12345678901\r\n"
-	    "Host: h\r\n\r\n", &rr, want);
+	    "Host: h\r\n\r\n", &rw, want);
 
 	/* No body: no framing header at all. */
-	rr.framing = FRAME_NONE;
+	rw.framing = FRAME_NONE;
 	snprintf(want, sizeof(want), "GET /x HTTP/1.1\r\nHost: h\r\n%s\r\n", tail);
 	assert_request("GET /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n",
-	    &rr, want);
+	    &rw, want);
 }
 END_TEST
 
@@ -398,7 +398,7 @@ START_TEST(test_request_trailers_not_forwarded)
 	static const char msg[] =
 	    "POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "5\r\nhello\r\n0\r\nHost: evil\r\nX-Forwarded-For: 6.6.6.6\r\nX-T: 1\r\n\r\n";
-	struct rewrite_request	rr = rreq;
+	struct rewrite_request	rw = rreq;
 	size_t			n;
 	long			used;
 
@@ -409,9 +409,9 @@ START_TEST(test_request_trailers_not_forwarded)
 	    (long)(sizeof(msg) - 1 - (size_t)used));
 	ck_assert_int_eq(head.msg_complete, 1);
 	/* The proxy rewrites the head after a kept body has been read, trailers and all. */
-	rr.framing = FRAME_LENGTH;
-	rr.length = 5;
-	n = rewrite_request_head(out, sizeof(out), &head, &rr);
+	rw.framing = FRAME_LENGTH;
+	rw.length = 5;
+	n = rewrite_request_head(out, sizeof(out), &head, &rw);
 	ck_assert_uint_gt(n, 0);
 	out[n] = '\0';
 	ck_assert_str_eq(out, "POST /t HTTP/1.1\r\nHost: h\r\n"
@@ -450,9 +450,9 @@ static const struct rewrite_response rresp = {
 
 START_TEST(test_response_full)
 {
-	struct rewrite_response	rr = rresp;
+	struct rewrite_response	rw = rresp;
 
-	rr.framing = FRAME_CHUNKED;
+	rw.framing = FRAME_CHUNKED;
 	assert_response(
 	    "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/plain\r\n"
@@ -466,7 +466,7 @@ START_TEST(test_response_full)
 	    "Proxy-Connection: keep-alive\r\n"
 	    "Set-Cookie: a=1\r\n"
 	    "X-Backend: backend1\r\n"
-	    "\r\n", &rr,
+	    "\r\n", &rw,
 	    "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "Set-Cookie: a=1\r\n"
@@ -479,14 +479,14 @@ END_TEST
 
 START_TEST(test_response_connection)
 {
-	struct rewrite_response	rr = rresp;
+	struct rewrite_response	rw = rresp;
 	static const char *const in =
 	    "HTTP/1.0 404 Not Found Here\r\nContent-Length: 5\r\nConnection: close\r\n"
 	    "\r\nnope!";
 
 	/* The client connection closes: say so. */
-	rr.keep_alive = 0;
-	assert_response(in, &rr,
+	rw.keep_alive = 0;
+	assert_response(in, &rw,
 	    "HTTP/1.1 404 Not Found Here\r\n"
 	    "X-Request-ID: rid-0001\r\n"
 	    "Content-Length: 5\r\n"
@@ -494,9 +494,9 @@ START_TEST(test_response_connection)
 	    "\r\n");
 
 	/* An HTTP/1.0 client kept alive must be told (its default is close). */
-	rr.keep_alive = 1;
-	rr.client_minor = 0;
-	assert_response(in, &rr,
+	rw.keep_alive = 1;
+	rw.client_minor = 0;
+	assert_response(in, &rw,
 	    "HTTP/1.1 404 Not Found Here\r\n"
 	    "X-Request-ID: rid-0001\r\n"
 	    "Content-Length: 5\r\n"
@@ -504,17 +504,17 @@ START_TEST(test_response_connection)
 	    "\r\n");
 
 	/* HTTP/1.1 kept alive: the default, nothing to say. */
-	rr.client_minor = 1;
-	assert_response(in, &rr,
+	rw.client_minor = 1;
+	assert_response(in, &rw,
 	    "HTTP/1.1 404 Not Found Here\r\n"
 	    "X-Request-ID: rid-0001\r\n"
 	    "Content-Length: 5\r\n"
 	    "\r\n");
 
 	/* A body framed by close, to a client that will be closed. */
-	rr.framing = FRAME_CLOSE;
-	rr.keep_alive = 0;
-	assert_response("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n", &rr,
+	rw.framing = FRAME_CLOSE;
+	rw.keep_alive = 0;
+	assert_response("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n", &rw,
 	    "HTTP/1.1 200 OK\r\n"
 	    "Server: x\r\n"
 	    "X-Request-ID: rid-0001\r\n"
@@ -522,9 +522,9 @@ START_TEST(test_response_connection)
 	    "\r\n");
 
 	/* No body (204), an empty reason phrase kept empty. */
-	rr.framing = FRAME_NONE;
-	rr.keep_alive = 1;
-	assert_response("HTTP/1.1 204\r\nX-Request-Id: b\r\n\r\n", &rr,
+	rw.framing = FRAME_NONE;
+	rw.keep_alive = 1;
+	assert_response("HTTP/1.1 204\r\nX-Request-Id: b\r\n\r\n", &rw,
 	    "HTTP/1.1 204 \r\n"
 	    "X-Request-ID: rid-0001\r\n"
 	    "\r\n");
