@@ -60,9 +60,16 @@ metrics_main(const struct proc_args *a)
 		n = metrics_server_pollfds(ms, pfd, METRICS_POLLFD_MAX, &wake);
 		if (signals_ppoll(pfd, n, wake > now ? wake - now : 0) == -1 && errno != EINTR)
 			fatal(1, "metrics: ppoll");
-		/* Leaving: no new scrape; the ones under way end by their deadline. */
-		if ((leaving = metrics_leaving(a)))
+		/*
+		 * Leaving: no new scrape; answers under way are sent. On a reload the
+		 * requests still coming are answered too (by their deadline); a stop
+		 * comes once the rest of the daemon is gone, so it waits for no one.
+		 */
+		if ((leaving = metrics_leaving(a))) {
 			metrics_server_stop_accepting(ms);
+			if (signals_stopping())
+				metrics_server_drop_unanswered(ms);
+		}
 		metrics_server_handle(ms, pfd, n);
 		if (leaving && !metrics_server_busy(ms))
 			break;

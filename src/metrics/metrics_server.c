@@ -411,6 +411,16 @@ metrics_server_stop_accepting(struct metrics_server *ms)
 	ms->fd = -1;
 }
 
+void
+metrics_server_drop_unanswered(struct metrics_server *ms)
+{
+	size_t	i;
+
+	for (i = 0; i < METRICS_CONN_MAX; i++)
+		if (ms->conns[i].state == MS_READ)
+			ms_conn_close(&ms->conns[i]);
+}
+
 int
 metrics_server_busy(const struct metrics_server *ms)
 {

@@ -33,6 +33,9 @@ void	metrics_server_handle(struct metrics_server *ms, const struct pollfd *pfd, 
 /* Close the listening socket; the scrapes under way go on. */
 void	metrics_server_stop_accepting(struct metrics_server *ms);
 
+/* Close the connections whose request has not come whole: a silent one must not hold up a stop. */
+void	metrics_server_drop_unanswered(struct metrics_server *ms);
+
 /* Is a scrape under way? */
 int	metrics_server_busy(const struct metrics_server *ms);
 
