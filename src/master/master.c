@@ -1,4 +1,4 @@
-/* master.c: the supervisor: forks the keeper, the metrics process and the workers, reaps and respawns them, handles signals. */
+/* master.c: the supervisor: forks the children, reaps and respawns them, handles signals. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -175,7 +175,7 @@ master_place_backends(struct master *m, const struct rp_config *conf, char *err,
 	return 0;
 }
 
-/* Once daemonized and serving, stderr is nobody's: syslog and log files take over. */
+/* master_place_backends() as one change of the table to a scrape. */
 static int
 master_sync_backends(struct master *m, const struct rp_config *conf, char *err, size_t errlen)
 {
@@ -188,6 +188,7 @@ master_sync_backends(struct master *m, const struct rp_config *conf, char *err, 
 	return rc;
 }
 
+/* Once daemonized and serving, stderr is nobody's: syslog and log files take over. */
 static void
 master_detach_stderr(void)
 {
