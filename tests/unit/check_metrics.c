@@ -136,6 +136,48 @@ START_TEST(test_histogram_cumulative)
 }
 END_TEST
 
+/* A master stuck in the middle of a fold: no figures half folded, a 503 instead. */
+START_TEST(test_busy_while_folding)
+{
+	char	*out = NULL;
+	size_t	 len;
+
+	atomic_store(&region->hdr.fold_seq, 7);
+	ck_assert_int_eq(metrics_render(region, &out, &len), METRICS_BUSY);
+	ck_assert_ptr_null(out);
+	atomic_store(&region->hdr.fold_seq, 8);
+	ck_assert_msg(has_line(render(), "rproxyd_connections_total 0"), "%s", text);
+}
+END_TEST
+
+/*
+ * The master's descriptors come from the count it publishes (its /proc/PID/fd
+ * is root's), a child's from its /proc/PID/fd, and every CPU and memory
+ * figure from /proc/PID/stat; here the test process plays both.
+ */
+START_TEST(test_process_figures)
+{
+	const char	*t;
+	char		*p;
+	double		 fds, rss_alone;
+
+	t = render();
+	ck_assert_ptr_nonnull(p = strstr(t, "\nprocess_resident_memory_bytes "));
+	rss_alone = strtod(p + strlen("\nprocess_resident_memory_bytes "), NULL);
+	ck_assert(rss_alone > 0);
+	atomic_store(&region->hdr.master_fds, 1000);
+	atomic_store(&region->slots[0].pid, (int32_t)getpid());
+	atomic_store(&region->slots[0].state, SLOT_KEEPER);
+	t = render();
+	ck_assert_ptr_nonnull(p = strstr(t, "\nprocess_open_fds "));
+	fds = strtod(p + strlen("\nprocess_open_fds "), NULL);
+	ck_assert_msg(fds > 1000 && fds < 1000 + 64, "process_open_fds %g", fds);
+	/* Counted twice here, as master and as a child. */
+	ck_assert_ptr_nonnull(p = strstr(t, "\nprocess_resident_memory_bytes "));
+	ck_assert(strtod(p + strlen("\nprocess_resident_memory_bytes "), NULL) > rss_alone);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -148,6 +190,8 @@ metrics_suite(void)
 	tcase_add_test(tc, test_free_slot_not_counted);
 	tcase_add_test(tc, test_unlisted_backend_left_out);
 	tcase_add_test(tc, test_histogram_cumulative);
+	tcase_add_test(tc, test_busy_while_folding);
+	tcase_add_test(tc, test_process_figures);
 	suite_add_tcase(s, tc);
 	return s;
 }
