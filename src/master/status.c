@@ -2,11 +2,14 @@
 #include <stdint.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "pidfile.h"
 #include "shm.h"
 #include "status.h"
+
+#define STATUS_READ_TRIES	100	/* readings while the master folds, then the last one */
 
 static uint64_t
 sum_codes(const struct slot_backend *b)
@@ -85,6 +88,8 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 	pid_t			 pid;
 	size_t			 i;
 	unsigned		 n[SLOT_NSTATES];
+	uint32_t		 seq;
+	int			 tries;
 
 	if (strcmp(cmd, "status") != 0) {
 		fprintf(err, "rproxyd: -s %s: unknown command (expected status)\n", cmd);
@@ -95,8 +100,15 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 		fprintf(err, "rproxyd: %s\n", msg);
 		return 1;
 	}
-	memset(&sum, 0, sizeof(sum));
-	shm_slot_sum(r, &sum);
+	/* Between two of the master's folds, as a scrape reads (a few tries, then as is). */
+	for (tries = 0; tries < STATUS_READ_TRIES; tries++) {
+		seq = shm_read_begin(r);
+		memset(&sum, 0, sizeof(sum));
+		shm_slot_sum(r, &sum);
+		if (!shm_read_retry(r, seq))
+			break;
+		usleep(1000);
+	}
 	now = clock_now_ns();
 	fprintf(out, "rproxyd pid %ld generation %u\n", (long)pid,
 	    atomic_load(&r->hdr.generation));
