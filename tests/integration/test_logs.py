@@ -303,8 +303,9 @@ def test_syslog_delivery():
         assert kv(msg)["pid"] == str(master), msg
         workers = wait_workers(p, 2)
 
-        # Two keep-alive connections held open at once: a worker serves one
-        # connection at a time, so each worker answers one of them.
+        # Two keep-alive connections held open at once. Either worker may
+        # answer either request (the keeper hands each ready request to
+        # whichever worker is free), so each line must name one of them.
         conns = [http.client.HTTPConnection("127.0.0.1", p.port, timeout=10) for _ in range(2)]
         sent = []
         try:
@@ -335,7 +336,7 @@ def test_syslog_delivery():
             assert bp == bpid[backend], "backend %s logged as pid %d" % (backend, bp)
             assert bpri == LOG_DAEMON * 8 + LOG_INFO, "backend <%d>: %s" % (bpri, bmsg)
             assert "target=%s " % target in bmsg and "status=200" in bmsg, bmsg
-        assert access_pids == set(workers), \
+        assert access_pids <= set(workers), \
             "access lines from %s, workers are %s%s" % (access_pids, workers, lst.dump())
         for name, pid in bpid.items():
             lst.wait(name, "event=start", pid=pid)
