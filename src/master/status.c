@@ -77,6 +77,26 @@ status_quantile(const struct histogram *h, double q, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The slots summed between two of the master's folds, as a scrape reads
+ * them; after STATUS_READ_TRIES overlapped tries, as they are.
+ */
+static void
+status_sum(const struct shm_region *r, struct slot *sum)
+{
+	uint32_t	seq;
+	int		tries;
+
+	for (tries = 0; tries < STATUS_READ_TRIES; tries++) {
+		seq = shm_read_begin(r);
+		memset(sum, 0, sizeof(*sum));
+		shm_slot_sum(r, sum);
+		if (!shm_read_retry(r, seq))
+			return;
+		usleep(1000);
+	}
+}
+
 int
 status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err)
 {
@@ -88,8 +108,6 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 	pid_t			 pid;
 	size_t			 i;
 	unsigned		 n[SLOT_NSTATES];
-	uint32_t		 seq;
-	int			 tries;
 
 	if (strcmp(cmd, "status") != 0) {
 		fprintf(err, "rproxyd: -s %s: unknown command (expected status)\n", cmd);
@@ -100,15 +118,7 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 		fprintf(err, "rproxyd: %s\n", msg);
 		return 1;
 	}
-	/* Between two of the master's folds, as a scrape reads (a few tries, then as is). */
-	for (tries = 0; tries < STATUS_READ_TRIES; tries++) {
-		seq = shm_read_begin(r);
-		memset(&sum, 0, sizeof(sum));
-		shm_slot_sum(r, &sum);
-		if (!shm_read_retry(r, seq))
-			break;
-		usleep(1000);
-	}
+	status_sum(r, &sum);
 	now = clock_now_ns();
 	fprintf(out, "rproxyd pid %ld generation %u\n", (long)pid,
 	    atomic_load(&r->hdr.generation));
