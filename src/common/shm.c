@@ -34,6 +34,14 @@ static const char *const fail_reason_names[FAIL__COUNT] = {
 	"connect", "connect_timeout", "timeout", "reset", "bad_response",
 };
 
+static const char *const spawn_reason_names[SPAWN__COUNT] = {
+	"start", "grow", "respawn", "reload",
+};
+
+static const char *const retire_reason_names[RETIRE__COUNT] = {
+	"idle", "reload",
+};
+
 void
 shm_name(char *buf, size_t len, pid_t master_pid)
 {
@@ -254,6 +262,7 @@ shm_slot_add(struct slot *dst, const struct slot *src)
 	counter_add(&dst->connections, counter_get(&src->connections));
 	counter_add(&dst->handoffs_to_worker, counter_get(&src->handoffs_to_worker));
 	counter_add(&dst->handoffs_to_keeper, counter_get(&src->handoffs_to_keeper));
+	counter_add(&dst->handoffs_taken, counter_get(&src->handoffs_taken));
 	counter_add(&dst->accept_fd_limit, counter_get(&src->accept_fd_limit));
 	atomic_store_explicit(&dst->held,
 	    atomic_load_explicit(&dst->held, memory_order_relaxed) +
@@ -333,6 +342,23 @@ shm_older_idle(const struct shm_region *r, uint32_t generation)
 	return n;
 }
 
+unsigned
+shm_handoffs_waiting(const struct shm_region *r)
+{
+	uint64_t	sent, taken;
+	uint32_t	i;
+
+	/* Taken first: a send counted after it only makes the difference larger. */
+	taken = counter_get(&r->retired.handoffs_taken);
+	for (i = 0; i < r->hdr.nslots; i++)
+		taken += counter_get(&r->slots[i].handoffs_taken);
+	sent = counter_get(&r->retired.handoffs_to_worker);
+	for (i = 0; i < r->hdr.nslots; i++)
+		sent += counter_get(&r->slots[i].handoffs_to_worker);
+	/* A worker may count its take before the keeper counts the send. */
+	return sent > taken ? (unsigned)(sent - taken) : 0;
+}
+
 void
 shm_backend_reset(struct shm_region *r, size_t idx)
 {
@@ -376,4 +402,20 @@ shm_fail_reason_name(enum fail_reason reason)
 	if ((unsigned)reason >= FAIL__COUNT)
 		return "unknown";
 	return fail_reason_names[reason];
+}
+
+const char *
+shm_spawn_reason_name(enum spawn_reason reason)
+{
+	if ((unsigned)reason >= SPAWN__COUNT)
+		return "unknown";
+	return spawn_reason_names[reason];
+}
+
+const char *
+shm_retire_reason_name(enum retire_reason reason)
+{
+	if ((unsigned)reason >= RETIRE__COUNT)
+		return "unknown";
+	return retire_reason_names[reason];
 }

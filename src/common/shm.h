@@ -11,7 +11,7 @@
 #include "histogram.h"
 
 #define SHM_MAGIC	0x52505859u	/* "RPXY" */
-#define SHM_VERSION	2u
+#define SHM_VERSION	3u
 #define SHM_CACHELINE	64
 
 /*
@@ -46,6 +46,7 @@ enum slot_state {
 	SLOT_BUSY,		/* worker serving a connection */
 	SLOT_DRAINING,		/* worker out of the accept loop: stopping or retired */
 	SLOT_KEEPER,		/* the keeper (not a worker) */
+	SLOT_STARTING,		/* worker forked, not yet waiting for connections */
 	SLOT_NSTATES
 };
 
@@ -79,6 +80,7 @@ struct slot {
 	_Atomic uint64_t	connections;		/* accepted (by the keeper) */
 	_Atomic uint64_t	handoffs_to_worker;	/* ready connections the keeper passed on */
 	_Atomic uint64_t	handoffs_to_keeper;	/* connections a worker parked */
+	_Atomic uint64_t	handoffs_taken;		/* ready connections a worker took */
 	_Atomic uint64_t	accept_fd_limit;	/* accepting paused: out of descriptors */
 	_Atomic int64_t		held;			/* gauge: connections the keeper holds */
 	_Atomic uint64_t	client_responses[SHM_NCODES];
@@ -87,6 +89,22 @@ struct slot {
 	struct histogram	latency;		/* whole request as the client saw it */
 	struct slot_backend	be[RP_MAX_BACKENDS];
 } __attribute__((aligned(SHM_CACHELINE)));
+
+/* Why the master started a worker. */
+enum spawn_reason {
+	SPAWN_START = 0,	/* the pool's first fill */
+	SPAWN_GROW,		/* the adaptive pool grew with the load */
+	SPAWN_RESPAWN,		/* one died unexpectedly */
+	SPAWN_RELOAD,		/* a new generation */
+	SPAWN__COUNT
+};
+
+/* Why the master told a worker to stop. */
+enum retire_reason {
+	RETIRE_IDLE = 0,	/* the adaptive pool shrank: too many idle */
+	RETIRE_RELOAD,		/* an older generation */
+	RETIRE__COUNT
+};
 
 struct shm_header {
 	uint32_t		magic;
@@ -102,6 +120,13 @@ struct shm_header {
 	_Atomic uint64_t	keeper_restarts;
 	_Atomic uint64_t	reloads_ok;
 	_Atomic uint64_t	reloads_failed;
+	/* The worker pool, master-written. */
+	_Atomic uint32_t	pool_adaptive;		/* 0: fixed workers */
+	_Atomic uint32_t	pool_target;		/* workers it wants now */
+	_Atomic uint32_t	pool_min;
+	_Atomic uint32_t	pool_max;
+	_Atomic uint64_t	spawns[SPAWN__COUNT];
+	_Atomic uint64_t	retires[RETIRE__COUNT];
 };
 
 struct shm_region {
@@ -156,6 +181,13 @@ unsigned shm_busy_alive(const struct shm_region *r);
 /* How many workers of a generation older than this one may still accept(). */
 unsigned shm_older_idle(const struct shm_region *r, uint32_t generation);
 
+/*
+ * Ready connections the keeper sent that no worker has taken yet: all sent
+ * less all taken, dead processes' counts included. Read by the master, which
+ * alone folds slots, so neither sum can lose a dead worker's part meanwhile.
+ */
+unsigned shm_handoffs_waiting(const struct shm_region *r);
+
 /* Add one slot's counters into another; gauges are added too. */
 void	shm_slot_add(struct slot *dst, const struct slot *src);
 
@@ -167,5 +199,7 @@ size_t	shm_code_index(int code);
 const char *shm_code_label(size_t idx);
 
 const char *shm_fail_reason_name(enum fail_reason reason);
+const char *shm_spawn_reason_name(enum spawn_reason reason);
+const char *shm_retire_reason_name(enum retire_reason reason);
 
 #endif
