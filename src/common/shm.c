@@ -34,6 +34,10 @@ static const char *const fail_reason_names[FAIL__COUNT] = {
 	"connect", "connect_timeout", "timeout", "reset", "bad_response",
 };
 
+static const char *const worker_state_names[WORKER__COUNT] = {
+	"idle", "busy", "starting", "retiring",
+};
+
 static const char *const spawn_reason_names[SPAWN__COUNT] = {
 	"start", "grow", "respawn", "reload",
 };
@@ -314,6 +318,32 @@ shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES])
 			n[st]++;
 }
 
+void
+shm_worker_states(const struct shm_region *r, unsigned n[WORKER__COUNT])
+{
+	uint32_t	i, gen = atomic_load(&r->hdr.generation);
+
+	memset(n, 0, WORKER__COUNT * sizeof(n[0]));
+	for (i = 0; i < r->hdr.nslots; i++)
+		switch (atomic_load(&r->slots[i].state)) {
+		case SLOT_IDLE:
+			n[atomic_load(&r->slots[i].generation) == gen ? WORKER_IDLE :
+			    WORKER_RETIRING]++;
+			break;
+		case SLOT_BUSY:
+			n[WORKER_BUSY]++;
+			break;
+		case SLOT_STARTING:
+			n[WORKER_STARTING]++;
+			break;
+		case SLOT_DRAINING:
+			n[WORKER_RETIRING]++;
+			break;
+		default:
+			break;
+		}
+}
+
 unsigned
 shm_busy_alive(const struct shm_region *r)
 {
@@ -405,17 +435,25 @@ shm_fail_reason_name(enum fail_reason reason)
 }
 
 const char *
-shm_spawn_reason_name(enum spawn_reason reason)
+shm_worker_state_name(enum worker_state state)
 {
-	if ((unsigned)reason >= SPAWN__COUNT)
+	if ((unsigned)state >= WORKER__COUNT)
+		return "unknown";
+	return worker_state_names[state];
+}
+
+const char *
+shm_spawn_reason_name(size_t reason)
+{
+	if (reason >= SPAWN__COUNT)
 		return "unknown";
 	return spawn_reason_names[reason];
 }
 
 const char *
-shm_retire_reason_name(enum retire_reason reason)
+shm_retire_reason_name(size_t reason)
 {
-	if ((unsigned)reason >= RETIRE__COUNT)
+	if (reason >= RETIRE__COUNT)
 		return "unknown";
 	return retire_reason_names[reason];
 }

@@ -90,6 +90,15 @@ struct slot {
 	struct slot_backend	be[RP_MAX_BACKENDS];
 } __attribute__((aligned(SHM_CACHELINE)));
 
+/* Workers as the pool sees them (metrics and status), from slot states. */
+enum worker_state {
+	WORKER_IDLE = 0,	/* current generation, waiting for a connection */
+	WORKER_BUSY,		/* serving a request */
+	WORKER_STARTING,	/* forked, not yet waiting */
+	WORKER_RETIRING,	/* leaving: out of its loop, or idle of an older generation */
+	WORKER__COUNT
+};
+
 /* Why the master started a worker. */
 enum spawn_reason {
 	SPAWN_START = 0,	/* the pool's first fill */
@@ -172,6 +181,9 @@ void	shm_slot_sum(const struct shm_region *r, struct slot *out);
 /* How many slots are in each state: n[SLOT_IDLE] and so on. */
 void	shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES]);
 
+/* How many workers are in each enum worker_state. */
+void	shm_worker_states(const struct shm_region *r, unsigned n[WORKER__COUNT]);
+
 /*
  * How many workers serve a request and still live: a slot a SIGKILLed worker
  * left BUSY, with no master to fold it, must not hold up anyone's drain.
@@ -199,7 +211,8 @@ size_t	shm_code_index(int code);
 const char *shm_code_label(size_t idx);
 
 const char *shm_fail_reason_name(enum fail_reason reason);
-const char *shm_spawn_reason_name(enum spawn_reason reason);
-const char *shm_retire_reason_name(enum retire_reason reason);
+const char *shm_worker_state_name(enum worker_state state);
+const char *shm_spawn_reason_name(size_t reason);	/* enum spawn_reason */
+const char *shm_retire_reason_name(size_t reason);	/* enum retire_reason */
 
 #endif

@@ -406,6 +406,60 @@ START_TEST(test_slot_states)
 }
 END_TEST
 
+/* The pool's view: idle only in the current generation; leaving ones retiring. */
+START_TEST(test_worker_states)
+{
+	struct shm_region	*r = region_new(8);
+	static const struct {
+		uint32_t	state, generation;
+	} s[8] = {
+		{ SLOT_IDLE, 2 }, { SLOT_IDLE, 2 }, { SLOT_IDLE, 1 }, { SLOT_BUSY, 1 },
+		{ SLOT_STARTING, 2 }, { SLOT_DRAINING, 2 }, { SLOT_KEEPER, 2 }, { SLOT_FREE, 0 },
+	};
+	unsigned		 n[WORKER__COUNT];
+	size_t			 i;
+
+	atomic_store(&r->hdr.generation, 2);
+	for (i = 0; i < 8; i++) {
+		atomic_store(&r->slots[i].state, s[i].state);
+		atomic_store(&r->slots[i].generation, s[i].generation);
+	}
+	shm_worker_states(r, n);
+	ck_assert_uint_eq(n[WORKER_IDLE], 2);
+	ck_assert_uint_eq(n[WORKER_BUSY], 1);
+	ck_assert_uint_eq(n[WORKER_STARTING], 1);
+	ck_assert_uint_eq(n[WORKER_RETIRING], 2);
+	ck_assert_str_eq(shm_worker_state_name(WORKER_RETIRING), "retiring");
+	ck_assert_str_eq(shm_worker_state_name(WORKER__COUNT), "unknown");
+	free(r);
+}
+END_TEST
+
+/* Sent by keepers less taken by workers, dead ones' counts included; never negative. */
+START_TEST(test_handoffs_waiting)
+{
+	struct shm_region	*r = region_new(4);
+
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 0);
+	atomic_store(&r->slots[0].state, SLOT_KEEPER);
+	counter_add(&r->slots[0].handoffs_to_worker, 10);
+	atomic_store(&r->slots[1].state, SLOT_BUSY);
+	counter_add(&r->slots[1].handoffs_taken, 3);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 7);
+	/* The worker dies and is folded; a new keeper takes over. */
+	shm_slot_fold(r, &r->slots[1]);
+	shm_slot_fold(r, &r->slots[0]);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 7);
+	atomic_store(&r->slots[2].state, SLOT_IDLE);
+	counter_add(&r->slots[2].handoffs_taken, 7);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 0);
+	/* A take counted before its send is not a debt. */
+	counter_add(&r->slots[2].handoffs_taken, 1);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 0);
+	free(r);
+}
+END_TEST
+
 /* Only idle workers of an older generation hold a new one back. */
 START_TEST(test_older_idle)
 {
@@ -510,6 +564,8 @@ shm_suite(void)
 	tcase_add_test(tc, test_backend_reset);
 	tcase_add_test(tc, test_slot_states);
 	tcase_add_test(tc, test_older_idle);
+	tcase_add_test(tc, test_worker_states);
+	tcase_add_test(tc, test_handoffs_waiting);
 	tcase_add_test(tc, test_code_index);
 	tcase_add_test(tc, test_fail_reason_name);
 	suite_add_tcase(s, tc);
