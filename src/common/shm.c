@@ -365,6 +365,12 @@ shm_older_idle(const struct shm_region *r, uint32_t generation)
 	uint32_t	i;
 	unsigned	n = 0;
 
+	/*
+	 * Each slot is on pages of its own: a scan costs a starting worker a
+	 * page fault per slot, so none when no older worker lives.
+	 */
+	if (atomic_load(&r->hdr.oldest_generation) >= generation)
+		return 0;
 	for (i = 0; i < r->hdr.nslots; i++)
 		if (atomic_load(&r->slots[i].state) == SLOT_IDLE &&
 		    atomic_load(&r->slots[i].generation) < generation)

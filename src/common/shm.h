@@ -124,6 +124,7 @@ struct shm_header {
 	_Atomic uint32_t	ready;			/* set last, once filled */
 	_Atomic uint32_t	generation;		/* bumped by each reload */
 	_Atomic int32_t		master_pid;
+	_Atomic uint32_t	oldest_generation;	/* no live worker is older */
 	_Atomic uint64_t	start_time;		/* unix seconds */
 	_Atomic uint64_t	worker_restarts;
 	_Atomic uint64_t	keeper_restarts;

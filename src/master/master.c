@@ -346,6 +346,19 @@ master_log_exit(const struct child *c, int status)
 
 static void	master_begin_stop(struct master *);
 
+/* The oldest generation a live worker runs: new workers need not look for older ones. */
+static void
+master_publish_oldest(struct master *m)
+{
+	unsigned	i, oldest = m->generation;
+
+	for (i = 0; i < m->nslots; i++)
+		if (m->children[i].pid != 0 && m->children[i].role == ROLE_WORKER &&
+		    m->children[i].generation < oldest)
+			oldest = m->children[i].generation;
+	atomic_store(&m->shm->hdr.oldest_generation, oldest);
+}
+
 static void
 master_reap(struct master *m)
 {
@@ -399,6 +412,7 @@ master_reap(struct master *m)
 		}
 		memset(c, 0, sizeof(*c));
 	}
+	master_publish_oldest(m);
 }
 
 static void

@@ -483,6 +483,10 @@ START_TEST(test_older_idle)
 	/* The generation-1 worker leaves the accept loop. */
 	atomic_store(&r->slots[0].state, SLOT_DRAINING);
 	ck_assert_uint_eq(shm_older_idle(r, 3), 1);
+	/* The master says no worker older than 3 lives: no scan, none found. */
+	atomic_store(&r->hdr.oldest_generation, 3);
+	ck_assert_uint_eq(shm_older_idle(r, 3), 0);
+	ck_assert_uint_eq(shm_older_idle(r, 4), 2);
 	free(r);
 }
 END_TEST
