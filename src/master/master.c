@@ -293,16 +293,20 @@ static void
 master_fill(struct master *m)
 {
 	enum child_role	role;
-	unsigned	i, want;
+	unsigned	i, want, have;
 
 	for (role = ROLE_WORKER; role <= ROLE_KEEPER; role++) {
 		want = role == ROLE_KEEPER ? 1 : m->target;
-		for (i = 0; i < m->nslots &&
-		    master_count(m, role, CHILDREN_CURRENT) < want; i++)
-			if (m->children[i].pid == 0 &&
-			    atomic_load(&m->shm->slots[i].state) == SLOT_FREE &&
-			    master_spawn(m, i, role) == -1)
+		/* Counted once: hundreds of starts in one tick must not each recount. */
+		have = master_count(m, role, CHILDREN_CURRENT);
+		for (i = 0; i < m->nslots && have < want; i++) {
+			if (m->children[i].pid != 0 ||
+			    atomic_load(&m->shm->slots[i].state) != SLOT_FREE)
+				continue;
+			if (master_spawn(m, i, role) == -1)
 				return;
+			have++;
+		}
 	}
 }
 
