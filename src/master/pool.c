@@ -43,7 +43,8 @@ pool_state_init(struct pool_state *s)
  * Grow: idle workers absorb waiting connections first; what is left, plus
  * min_spare, is the need. A rise starts POOL_SPAWN_FIRST workers and doubles
  * each tick the need outruns the rate (Apache starts at 1 and stops at 32 a
- * second, 20 s to 500 workers; this reaches 500 in 4 ticks).
+ * second, 20 s to 500 workers; this reaches 500 in 4 ticks, and starts
+ * forking early: on a busy machine the forks, not the ticks, take the time).
  */
 static unsigned
 pool_grow(const struct pool_limits *l, struct pool_state *s, const struct pool_view *v)

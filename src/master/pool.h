@@ -7,8 +7,8 @@
 #include "config.h"
 
 #define POOL_TICK_NS		1000000000LL	/* one sizing decision a second, as Apache's */
-#define POOL_SPAWN_FIRST	32	/* most workers started by the first tick of a rise */
-#define POOL_SPAWN_MAX		256	/* ...doubling each tick the need outruns it, up to this */
+#define POOL_SPAWN_FIRST	64	/* most workers started by the first tick of a rise */
+#define POOL_SPAWN_MAX		512	/* ...doubling each tick the need outruns it, up to this */
 #define POOL_RETIRE_MAX		32	/* most idle workers retired by one tick */
 
 /* The pool's bounds, from the configuration (fixed: min = max = workers). */
