@@ -1,6 +1,7 @@
 /* master.c: the supervisor: forks workers, reaps and respawns them, handles signals. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #define CRASH_WINDOW_NS		(5000 * NS_PER_MS)	/* dying sooner counts as a crash loop */
 #define BACKOFF_MAX_NS		(10000 * NS_PER_MS)
 #define POOL_LOG_NS		(5000 * NS_PER_MS)	/* at most one pool log line per this */
+#define FORK_BATCH		32	/* workers forked per pass: signals and scrapes get in between */
 
 enum child_role {
 	ROLE_WORKER = 0,
@@ -79,6 +81,7 @@ struct master {
 	int64_t			 pool_next;	/* next sizing tick; 0: fixed pool */
 	int64_t			 pool_log_at;	/* next pool log line allowed */
 	unsigned		 grown, shrunk;	/* since the last pool log line */
+	int			 fill_more;	/* the last fill stopped at its batch */
 };
 
 /* Signal handlers only set these; the loop acts on them in a fixed order. */
@@ -288,13 +291,17 @@ master_count_all(const struct master *m)
 	    master_count(m, ROLE_KEEPER, CHILDREN_ALL);
 }
 
-/* Start what the current generation lacks: its keeper, and workers up to the target. */
+/*
+ * Start what the current generation lacks: its keeper, and workers up to the
+ * target, at most batch of them; fill_more says whether it stopped there.
+ */
 static void
-master_fill(struct master *m)
+master_fill(struct master *m, unsigned batch)
 {
 	enum child_role	role;
-	unsigned	i, want, have;
+	unsigned	i, want, have, started = 0;
 
+	m->fill_more = 0;
 	for (role = ROLE_WORKER; role <= ROLE_KEEPER; role++) {
 		want = role == ROLE_KEEPER ? 1 : m->target;
 		/* Counted once: hundreds of starts in one tick must not each recount. */
@@ -303,9 +310,14 @@ master_fill(struct master *m)
 			if (m->children[i].pid != 0 ||
 			    atomic_load(&m->shm->slots[i].state) != SLOT_FREE)
 				continue;
+			if (role == ROLE_WORKER && started == batch) {
+				m->fill_more = 1;
+				break;
+			}
 			if (master_spawn(m, i, role) == -1)
 				return;
 			have++;
+			started++;
 		}
 	}
 }
@@ -577,7 +589,7 @@ master_reload(struct master *m)
 	 * under the old. Connections arriving in between wait in the backlog.
 	 */
 	master_signal_children(m, SIGQUIT, CHILDREN_OLD);
-	master_fill(m);
+	master_fill(m, FORK_BATCH);
 	atomic_fetch_add(&m->shm->hdr.reloads_ok, 1);
 	log_notice("event=reload result=success generation=%u backends=%zu workers=%u",
 	    m->generation, n->nbackends, m->target);
@@ -820,7 +832,7 @@ master_tick(struct master *m, int64_t now)
 		master_pool_tick(m, now);
 	}
 	if (!master_filled(m))
-		master_fill(m);
+		master_fill(m, FORK_BATCH);
 	return 0;
 }
 
@@ -837,6 +849,9 @@ master_wait(struct master *m, const sigset_t *wait_mask, struct pollfd *pfd, nfd
 		wake = m->pool_next;
 	if (m->stopping && m->stop_deadline < wake)
 		wake = m->stop_deadline;
+	/* More to fork: look at signals and scrapes, then go on at once. */
+	if (m->fill_more && !m->stopping && m->respawn_at == 0)
+		wake = now;
 	*nfds = metrics_server_pollfds(m->metrics, pfd, METRICS_POLLFD_MAX, &wake);
 	wake = wake > now ? wake - now : 0;
 	ts.tv_sec = wake / 1000000000LL;
@@ -870,7 +885,8 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 		free(m.conf);
 		return 1;
 	}
-	master_fill(&m);
+	/* The first fill whole: ready is reported with every worker forked. */
+	master_fill(&m, UINT_MAX);
 	if (ready_fd != -1) {
 		/* The daemonizing parent exits 0 on this byte, 1 on EOF without it. */
 		if (write(ready_fd, "1", 1) != 1)
