@@ -38,8 +38,12 @@
 	X(DUR,	"connect_timeout",	0.5,	connect_timeout_ms, 1, 0) \
 	X(DUR,	"request_timeout",	1.5,	request_timeout_ms, 1, 0) \
 	X(DUR,	"read_timeout",		60,	read_timeout_ms, 1, 0)	\
+	X(DUR,	"response_timeout",	0,	response_timeout_ms, 0, 0) \
 	X(DUR,	"client_header_timeout", 10,	client_header_timeout_ms, 1, 0) \
 	X(DUR,	"client_body_timeout",	60,	client_body_timeout_ms, 1, 0) \
+	X(DUR,	"client_body_initial_timeout", 20, client_body_initial_timeout_ms, 1, 0) \
+	X(SIZE,	"client_body_min_rate",	"500",	client_body_min_rate, 0, RP_RATE_MAX) \
+	X(DUR,	"client_body_max_timeout", 0,	client_body_max_timeout_ms, 0, 0) \
 	X(DUR,	"keepalive_timeout",	5,	keepalive_timeout_ms, 0, 0) \
 	X(INT,	"keepalive_requests",	1000,	keepalive_requests, 1, 1000000) \
 	X(DUR,	"keepalive_linger",	0.005,	keepalive_linger_ms, 0, 0) \

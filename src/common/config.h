@@ -14,6 +14,7 @@
 #define RP_PATH_MAX		1024
 #define RP_WEIGHT_MAX		100
 #define RP_WORKERS_MAX		1024
+#define RP_RATE_MAX		1073741824	/* bytes per second: 1g */
 
 /* A host and port as written ("127.0.0.1", "9001"); resolved when bound or connected. */
 struct rp_addr {
@@ -44,8 +45,13 @@ struct rp_config {
 	uint64_t	connect_timeout_ms;
 	uint64_t	request_timeout_ms;
 	uint64_t	read_timeout_ms;
+	uint64_t	response_timeout_ms;	/* a whole response; 0: no limit */
 	uint64_t	client_header_timeout_ms;
-	uint64_t	client_body_timeout_ms;
+	uint64_t	client_body_timeout_ms;	/* longest gap */
+	/* The minimum body rate: this long at first, a second more per min_rate bytes. */
+	uint64_t	client_body_initial_timeout_ms;
+	uint64_t	client_body_min_rate;	/* bytes per second; 0: no minimum */
+	uint64_t	client_body_max_timeout_ms;	/* a whole body; 0: no limit */
 	uint64_t	keepalive_timeout_ms;
 	unsigned	keepalive_requests;
 	uint64_t	keepalive_linger_ms;	/* a worker waits this long for the next request */

@@ -192,6 +192,13 @@ exchange_finish(struct client *cl, const struct exchange *x)
 	struct access_line	 al;
 	uint64_t		 us = (uint64_t)(clock_now_ns() - x->start) / NS_PER_US;
 
+	/*
+	 * A SIGUSR1 (logrotate) while this request was served: its line goes to
+	 * the new file already. Checked once pending signals are let in.
+	 */
+	signals_let_pending_in();
+	if (signals_take_reopen())
+		log_reopen();
 	counter_add(&cl->slot->client_responses[shm_code_index(x->status)], 1);
 	counter_add(&cl->slot->bytes_in, x->bytes_in);
 	counter_add(&cl->slot->bytes_out, x->bytes_out);

@@ -62,12 +62,21 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 	}
 }
 
+int64_t
+io_until(int64_t gap, int64_t end)
+{
+	int64_t	now = clock_now_ns();
+
+	return gap < end - now ? now + gap : end;
+}
+
 /*
  * Send iov fully. While the socket is full, wait until deadline; with fn, also
- * watch the socket for input, call fn on it and give the wait another gap.
+ * watch the socket for input, call fn on it and give the wait another gap,
+ * never past end.
  */
 static int
-io_sendv(int fd, struct iovec *iov, int64_t deadline, int64_t gap,
+io_sendv(int fd, struct iovec *iov, int64_t deadline, int64_t gap, int64_t end,
     outbuf_readable_fn fn, void *ctx)
 {
 	struct pollfd	pfd;
@@ -103,7 +112,7 @@ io_sendv(int fd, struct iovec *iov, int64_t deadline, int64_t gap,
 					errno = ECANCELED;
 					return IO_ERROR;
 				}
-				deadline = clock_now_ns() + gap;
+				deadline = io_until(gap, end);
 			}
 			continue;
 		}
@@ -130,7 +139,7 @@ io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
 	iov[0].iov_len = alen;
 	iov[1].iov_base = (void *)b;
 	iov[1].iov_len = blen;
-	return io_sendv(fd, iov, deadline, 0, NULL, NULL);
+	return io_sendv(fd, iov, deadline, 0, deadline, NULL, NULL);
 }
 
 int
@@ -158,7 +167,7 @@ io_splice_step(int from, int to, size_t len)
  * thing: the backend has nothing yet, or the client has no room.
  */
 int
-io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
+io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap, int64_t end,
     uint64_t *nin, uint64_t *nout, int *failed)
 {
 	uint64_t	want;
@@ -178,7 +187,7 @@ io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
 			if (n == 0)
 				return IO_EOF;
 			if (n == IO_ERROR ||
-			    (rc = io_wait(in, POLLIN, clock_now_ns() + gap)) != 1)
+			    (rc = io_wait(in, POLLIN, io_until(gap, end))) != 1)
 				return n == IO_ERROR ? IO_ERROR : rc;
 		} else {
 			n = io_splice_step(p[0], out, (size_t)(*nin - *nout));
@@ -191,7 +200,7 @@ io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
 				errno = EPIPE;
 			if (n == 0 || n == IO_ERROR)
 				return IO_ERROR;
-			if ((rc = io_wait(out, POLLOUT, clock_now_ns() + gap)) != 1)
+			if ((rc = io_wait(out, POLLOUT, io_until(gap, end))) != 1)
 				return rc;
 		}
 	}
@@ -239,8 +248,15 @@ outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns)
 	ob->ctx = NULL;
 	ob->failed = 0;
 	ob->gap_ns = gap_ns;
+	ob->end = INT64_MAX;
 	ob->len = 0;
 	ob->total = 0;
+}
+
+void
+outbuf_end(struct outbuf *ob, int64_t end)
+{
+	ob->end = end;
 }
 
 void
@@ -262,7 +278,7 @@ outbuf_write(struct outbuf *ob, const void *data, size_t len)
 	iov[0].iov_len = ob->len;
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
-	rc = io_sendv(ob->fd, iov, clock_now_ns() + ob->gap_ns, ob->gap_ns,
+	rc = io_sendv(ob->fd, iov, io_until(ob->gap_ns, ob->end), ob->gap_ns, ob->end,
 	    ob->on_readable, ob->ctx);
 	if (rc != 0)
 		return ob->failed = rc;

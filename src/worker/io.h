@@ -13,6 +13,9 @@
 #define IO_BUF_FULL	(-3)	/* no room left in the buffer to read into */
 #define IO_EOF		(-4)	/* the peer closed before the expected end */
 
+/* A wait's deadline: the sooner of now + gap and end (CLOCK_MONOTONIC ns). */
+int64_t	io_until(int64_t gap, int64_t end);
+
 /* Read up to len bytes before deadline (CLOCK_MONOTONIC ns): >0 bytes, 0 EOF, or IO_*. */
 ssize_t	io_read(int fd, void *buf, size_t len, int64_t deadline);
 
@@ -26,13 +29,14 @@ int	io_write2(int fd, const void *a, size_t alen, const void *b, size_t blen,
 /*
  * Move exactly len bytes from socket in to socket out through the pipe p,
  * without copying them through user space (splice(2)). Each step must make
- * progress within gap ns. 0 when all of len reached out; otherwise IO_EOF,
+ * progress within gap ns, and all of it end by end (CLOCK_MONOTONIC ns,
+ * INT64_MAX for none). 0 when all of len reached out; otherwise IO_EOF,
  * IO_TIMEOUT or IO_ERROR (errno), with *failed the fd at fault. *nin and
  * *nout count the bytes taken from in and given to out. The pipe holds
  * leftovers after a failure: the caller closes it.
  */
 int	io_splice(int in, int out, const int p[2], uint64_t len, int64_t gap,
-	    uint64_t *nin, uint64_t *nout, int *failed);
+	    int64_t end, uint64_t *nin, uint64_t *nout, int *failed);
 
 /* Connect to sa before deadline: the socket, or IO_* (errno set). */
 int	io_connect(const struct sockaddr *sa, socklen_t salen, int64_t deadline);
@@ -51,12 +55,16 @@ struct outbuf {
 	void		*ctx;
 	int		failed;		/* IO_* of the first failed write, 0 if none */
 	int64_t		gap_ns;		/* each write must progress within this */
+	int64_t		end;		/* ...and all be done by this (INT64_MAX: never) */
 	size_t		len;
 	uint64_t	total;		/* bytes written through it */
 	char		buf[OUTBUF_SIZE];
 };
 
 void	outbuf_init(struct outbuf *ob, int fd, int64_t gap_ns);
+
+/* No write through ob may go on past end (CLOCK_MONOTONIC ns). */
+void	outbuf_end(struct outbuf *ob, int64_t end);
 
 /*
  * While a write waits for the peer to take more, also watch fd for input and

@@ -12,6 +12,7 @@
 #include "http_status.h"
 #include "log.h"
 #include "proxy.h"
+#include "rate.h"
 #include "retry.h"
 
 /* How reading the client's body ended, when it did not simply complete. */
@@ -35,6 +36,7 @@ struct body {
 	int			 chunked;	/* ...with chunk framing */
 	int			 too_large;
 	struct outbuf		*ob;
+	struct rate		 rate;		/* the client's minimum rate */
 };
 
 /* One try on one backend, up to its response head. */
@@ -154,6 +156,42 @@ body_sink(void *ctx, const char *data, size_t len)
 	return b->ob->failed ? -1 : 0;
 }
 
+/* The key whose limit a body wait of left ns (rate_left()) hit, for the log. */
+static const char *
+body_limit(const struct body *b, int64_t left, int64_t gap)
+{
+	if (left >= gap)
+		return "client_body_timeout";
+	if (b->rate.max_ns > 0 && b->rate.waited_ns + left >= b->rate.max_ns)
+		return "client_body_max_timeout";
+	return "client_body_min_rate";
+}
+
+/*
+ * Wait for more of the body: within client_body_timeout of the last bytes,
+ * and within what the minimum rate has left the client (rate.h).
+ */
+static enum body_result
+body_fill(struct body *b)
+{
+	struct conn	*c = b->c;
+	int64_t		 gap = (int64_t)c->conf->client_body_timeout_ms * NS_PER_MS;
+	int64_t		 left = rate_left(&b->rate), start = clock_now_ns();
+	const char	*limit = body_limit(b, left, gap);
+	ssize_t		 got;
+
+	got = conn_fill(c, io_until(gap, left < gap ? start + left : INT64_MAX));
+	rate_add(&b->rate, got > 0 ? (uint64_t)got : 0, clock_now_ns() - start);
+	if (got > 0)
+		return BODY_OK;
+	if (got != IO_TIMEOUT)
+		return BODY_CLIENT_GONE;
+	log_info("event=client_body_timeout request_id=%s client=%s limit=%s "
+	    "bytes=%" PRIu64 " waited_s=%.3f", b->x->id, c->addr, limit,
+	    b->rate.bytes, (double)b->rate.waited_ns / 1e9);
+	return BODY_CLIENT_TIMEOUT;
+}
+
 /*
  * Feed the client's body to the parser until the message is complete, or,
  * while keeping, until the keep buffer is full.
@@ -162,9 +200,8 @@ static enum body_result
 body_pump(struct body *b)
 {
 	struct conn	*c = b->c;
-	struct proxy	*p = b->p;
+	enum body_result br;
 	size_t		 n;
-	ssize_t		 got;
 	long		 used;
 
 	for (;;) {
@@ -184,12 +221,8 @@ body_pump(struct body *b)
 		if (c->pos == c->len) {
 			/* The head stays where it is: body bytes reuse the space after it. */
 			c->pos = c->len = c->hend;
-			got = conn_fill(c, clock_now_ns() +
-			    (int64_t)p->conf->client_body_timeout_ms * NS_PER_MS);
-			if (got == IO_TIMEOUT)
-				return BODY_CLIENT_TIMEOUT;
-			if (got <= 0)
-				return BODY_CLIENT_GONE;
+			if ((br = body_fill(b)) != BODY_OK)
+				return br;
 		}
 	}
 	return BODY_OK;
@@ -385,6 +418,15 @@ response_framing(const struct conn *c, const struct attempt *a, uint64_t *length
 	return http_head_minor(&c->req) >= 1 ? FRAME_CHUNKED : FRAME_CLOSE;
 }
 
+/* When the response must be all through, by response_timeout; INT64_MAX for never. */
+static int64_t
+response_end(const struct proxy *p, const struct attempt *a)
+{
+	if (p->conf->response_timeout_ms == 0)
+		return INT64_MAX;
+	return a->start + (int64_t)p->conf->response_timeout_ms * NS_PER_MS;
+}
+
 /*
  * The backend's response head is complete: count the attempt a success and
  * queue the client's response head. From here on nothing can be retried.
@@ -419,6 +461,7 @@ response_begin(struct conn *c, struct exchange *x, struct attempt *a)
 	x->status = http_head_status(&a->resp);
 	x->head_sent = 1;
 	outbuf_init(&c->out, c->fd, (int64_t)p->conf->read_timeout_ms * NS_PER_MS);
+	outbuf_end(&c->out, response_end(p, a));
 	outbuf_put(&c->out, p->rhbuf, hlen);
 	a->resp.on_body = relay_sink;
 	a->resp.body_ctx = a;
@@ -497,15 +540,17 @@ response_while_sending(void *ctx)
 	return a->c->out.failed ? -1 : 0;
 }
 
-/* Read the response head within request_timeout of the attempt's start. */
+/* Read the response head within request_timeout (and response_timeout) of the start. */
 static int
 attempt_read_head(struct conn *c, struct attempt *a)
 {
 	struct proxy	*p = a->p;
-	int64_t		 deadline;
+	int64_t		 deadline, end = response_end(p, a);
 	ssize_t		 n;
 
 	deadline = a->start + (int64_t)p->conf->request_timeout_ms * NS_PER_MS;
+	if (end < deadline)
+		deadline = end;
 	while (!a->began) {
 		if (response_feed(c, a->x, a) == -1)
 			return -1;
@@ -529,13 +574,18 @@ attempt_read_head(struct conn *c, struct attempt *a)
 	return 0;
 }
 
-/* The backend stopped mid-body: n is IO_EOF, IO_TIMEOUT or IO_ERROR (errno). */
+/*
+ * The response was cut mid-body: the backend stopped (n is IO_EOF,
+ * IO_TIMEOUT or IO_ERROR with errno), or response_timeout (end) passed.
+ */
 static void
-response_truncated(struct proxy *p, struct exchange *x, struct attempt *a, ssize_t n)
+response_truncated(struct proxy *p, struct exchange *x, struct attempt *a, ssize_t n,
+    int64_t end)
 {
 	log_warnx("event=response_truncated request_id=%s backend=%s error=\"%s\"",
 	    x->id, p->up[a->i].conf->name, n == IO_EOF ? "EOF" :
-	    n == IO_TIMEOUT ? "read timeout" : strerror(errno));
+	    n != IO_TIMEOUT ? strerror(errno) :
+	    clock_now_ns() >= end ? "response_timeout" : "read timeout");
 }
 
 /* The worker's splice pipe, made on first use: 0, or -1 to copy instead. */
@@ -562,7 +612,7 @@ relay_pipe(struct proxy *p)
  */
 static int
 relay_splice(struct conn *c, struct exchange *x, struct attempt *a, int64_t gap,
-    int *failed)
+    int64_t end, int *failed)
 {
 	struct proxy	*p = x->p;
 	uint64_t	 left = http_head_length(&a->resp), nin, nout;
@@ -571,7 +621,7 @@ relay_splice(struct conn *c, struct exchange *x, struct attempt *a, int64_t gap,
 
 	if (relay_pipe(p) == -1)
 		return 1;
-	rc = io_splice(a->fd, c->fd, p->pipe, left, gap, &nin, &nout, failed);
+	rc = io_splice(a->fd, c->fd, p->pipe, left, gap, end, &nin, &nout, failed);
 	counter_add(&p->up[a->i].stats->bytes_out, nin);
 	x->bytes_out += nout;
 	if (rc != 0) {
@@ -593,7 +643,8 @@ relay_splice(struct conn *c, struct exchange *x, struct attempt *a, int64_t gap,
 }
 
 /*
- * Stream the rest of the response body to the client. Returns 0 when the
+ * Stream the rest of the response body to the client, each wait within
+ * read_timeout and all of it by response_timeout. Returns 0 when the
  * backend connection ended cleanly and may be pooled, 1 when it must be
  * closed, -1 when the client connection is broken too.
  */
@@ -602,6 +653,7 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 {
 	struct proxy	*p = x->p;
 	int64_t		 gap = (int64_t)p->conf->read_timeout_ms * NS_PER_MS;
+	int64_t		 end = response_end(p, a);
 	ssize_t		 n;
 	int		 failed;
 
@@ -620,21 +672,21 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 			break;
 		if (a->framing == FRAME_LENGTH &&
 		    http_head_length(&a->resp) >= SPLICE_MIN &&
-		    (n = relay_splice(c, x, a, gap, &failed)) != 1) {
+		    (n = relay_splice(c, x, a, gap, end, &failed)) != 1) {
 			if (n == 0)
 				continue;
-			if (failed == a->fd)
-				response_truncated(p, x, a, n);
+			if (failed == a->fd || clock_now_ns() >= end)
+				response_truncated(p, x, a, n, end);
 			c->close = 1;
 			x->bytes_out += c->out.total;
 			return -1;
 		}
-		n = response_read(p, a, clock_now_ns() + gap);
+		n = response_read(p, a, io_until(gap, end));
 		if (n == 0 && http_head_needs_eof(&a->resp) &&
 		    http_head_finish(&a->resp) == 0)
 			break;
 		if (n <= 0) {
-			response_truncated(p, x, a, n == 0 ? IO_EOF : n);
+			response_truncated(p, x, a, n == 0 ? IO_EOF : n, end);
 			c->close = 1;
 			outbuf_flush(&c->out);
 			x->bytes_out += c->out.total;
@@ -645,6 +697,8 @@ relay_response(struct conn *c, struct exchange *x, struct attempt *a)
 		outbuf_put(&c->out, "0\r\n\r\n", 5);
 	outbuf_flush(&c->out);
 	x->bytes_out += c->out.total;
+	if (c->out.failed == IO_TIMEOUT && clock_now_ns() >= end)
+		response_truncated(p, x, a, IO_TIMEOUT, end);	/* a slow reader */
 	if (c->out.failed || !a->resp.msg_complete) {
 		c->close = 1;
 		return -1;
@@ -693,6 +747,11 @@ request_prepare(struct conn *c, struct body *b)
 		    (int64_t)p->conf->read_timeout_ms * NS_PER_MS) != 0)
 			return -1;
 	}
+	/* The body's clock starts once the head is in; what came with it counts. */
+	rate_init(&b->rate, (int64_t)p->conf->client_body_initial_timeout_ms * NS_PER_MS,
+	    p->conf->client_body_min_rate,
+	    (int64_t)p->conf->client_body_max_timeout_ms * NS_PER_MS);
+	rate_add(&b->rate, c->len - c->pos, 0);
 	c->req.on_body = body_sink;
 	c->req.body_ctx = b;
 	br = body_pump(b);

@@ -571,9 +571,35 @@ CASES = [
 
 # --------------------------------------------------------------------------
 
+# Chunk-extension limits where nothing else stops a message first: with the
+# default max_body_size = 0. (Framing counts against a max_body_size that is
+# set, so MAX_BODY above answers 413 long before 16 KiB of extensions.)
+NO_BODY_LIMIT_CASES = [
+    Case("chunk_ext_16k_exactly", post(CHUNKED, b"1;a=" + b"e" * (16384 - 3) + b"\r\nx\r\n0\r\n\r\n"),
+         [200], False, [Fwd("POST", "/p", "length", b"x")],
+         "every extension byte counts, \";\" included: 16384 is still in"),
+    bad("chunk_ext_spread_over_chunks", post(CHUNKED, b"".join(
+        b"1;" + b"e" * 1023 + b"\r\nx\r\n" for _ in range(17)) + b"0\r\n\r\n"),
+        note="the limit is per message: 17 chunks of 1 KiB of extensions each"),
+    bad("chunk_ext_last_chunk_over_16k", post(CHUNKED, b"5\r\nhello\r\n0;" + b"e" * 16384
+                                              + b"\r\n\r\n")),
+    Case("chunk_ext_counted_per_message",
+         post(CHUNKED, b"1;" + b"e" * 12000 + b"\r\nx\r\n0\r\n\r\n")
+         + post(CHUNKED, b"1;" + b"e" * 12000 + b"\r\ny\r\n0\r\n\r\n"), [200, 200], False,
+         [Fwd("POST", "/p", "length", b"x"), Fwd("POST", "/p", "length", b"y")],
+         "two pipelined messages of 12 KiB of extensions each: the count starts again"),
+    bad("chunk_ext_over_16k_no_body_limit", post(CHUNKED, b"1;a=" + b"e" * (16384 - 2)
+                                                 + b"\r\nx\r\n0\r\n\r\n")),
+    bad("chunk_size_17_digits_no_body_limit", post(CHUNKED, b"0" * 16 + b"5\r\nhello\r\n"
+                                                   b"0\r\n\r\n")),
+]
+
+
 class World:
     backend = None
-    proxy = None
+    proxy = None            # the one the case in progress talks to
+    limited = None          # max_body_size = MAX_BODY: CASES
+    unlimited = None        # max_body_size = 0: NO_BODY_LIMIT_CASES
     barrier = 0
 
 
@@ -689,30 +715,36 @@ def backend_totals():
     assert total > len(CASES) and 1 <= conns < total // 2, (total, conns)
 
 
-def make_test(case):
+def make_test(case, proxy="limited"):
     def t():
+        World.proxy = getattr(World, proxy)
         run_case(case)
     t.__name__ = case.name
     return t
 
 
 def main():
-    names = [c.name for c in CASES]
+    names = [c.name for c in CASES + NO_BODY_LIMIT_CASES]
     assert len(names) == len(set(names)), "duplicate case names"
     World.backend = RecordingBackend()
     thread = threading.Thread(target=World.backend.serve_forever, daemon=True)
     thread.start()
-    World.proxy = Proxy([("rec", World.backend.url)], workers=1, max_retries=0,
-                        max_uri_size=str(MAX_URI), max_header_size=str(MAX_HEADER),
-                        max_headers=MAX_HEADERS, max_body_size=str(MAX_BODY),
-                        client_header_timeout=2, client_body_timeout=2,
-                        keepalive_timeout=5, request_timeout=2, shutdown_timeout=5)
+    keys = dict(workers=1, max_retries=0, max_uri_size=str(MAX_URI),
+                max_header_size=str(MAX_HEADER), max_headers=MAX_HEADERS,
+                client_header_timeout=2, client_body_timeout=2,
+                keepalive_timeout=5, request_timeout=2, shutdown_timeout=5)
+    World.limited = Proxy([("rec", World.backend.url)], max_body_size=str(MAX_BODY), **keys)
+    World.unlimited = Proxy([("rec", World.backend.url)], **keys)
+    World.proxy = World.limited
     try:
-        World.proxy.start()
+        World.limited.start()
+        World.unlimited.start()
         barrier()
-        harness.run([make_test(c) for c in CASES] + [backend_totals])
+        harness.run([make_test(c) for c in CASES] + [backend_totals] +
+                    [make_test(c, "unlimited") for c in NO_BODY_LIMIT_CASES])
     finally:
-        World.proxy.cleanup()
+        World.limited.cleanup()
+        World.unlimited.cleanup()
         World.backend.shutdown()
         World.backend.server_close()
 

@@ -81,9 +81,14 @@ assert_same_settings(const struct rp_config *a, const struct rp_config *b)
 	ck_assert_uint_eq(a->connect_timeout_ms, b->connect_timeout_ms);
 	ck_assert_uint_eq(a->request_timeout_ms, b->request_timeout_ms);
 	ck_assert_uint_eq(a->read_timeout_ms, b->read_timeout_ms);
+	ck_assert_uint_eq(a->response_timeout_ms, b->response_timeout_ms);
 	ck_assert_uint_eq(a->client_header_timeout_ms,
 	    b->client_header_timeout_ms);
 	ck_assert_uint_eq(a->client_body_timeout_ms, b->client_body_timeout_ms);
+	ck_assert_uint_eq(a->client_body_initial_timeout_ms,
+	    b->client_body_initial_timeout_ms);
+	ck_assert_uint_eq(a->client_body_min_rate, b->client_body_min_rate);
+	ck_assert_uint_eq(a->client_body_max_timeout_ms, b->client_body_max_timeout_ms);
 	ck_assert_uint_eq(a->keepalive_timeout_ms, b->keepalive_timeout_ms);
 	ck_assert_uint_eq(a->keepalive_requests, b->keepalive_requests);
 	ck_assert_uint_eq(a->shutdown_timeout_ms, b->shutdown_timeout_ms);
@@ -122,8 +127,12 @@ assert_documented_defaults(const struct rp_config *c)
 	ck_assert_uint_eq(c->connect_timeout_ms, 500);
 	ck_assert_uint_eq(c->request_timeout_ms, 1500);
 	ck_assert_uint_eq(c->read_timeout_ms, 60000);
+	ck_assert_uint_eq(c->response_timeout_ms, 0);
 	ck_assert_uint_eq(c->client_header_timeout_ms, 10000);
 	ck_assert_uint_eq(c->client_body_timeout_ms, 60000);
+	ck_assert_uint_eq(c->client_body_initial_timeout_ms, 20000);
+	ck_assert_uint_eq(c->client_body_min_rate, 500);
+	ck_assert_uint_eq(c->client_body_max_timeout_ms, 0);
 	ck_assert_uint_eq(c->keepalive_timeout_ms, 5000);
 	ck_assert_uint_eq(c->keepalive_requests, 1000);
 	ck_assert_uint_eq(c->shutdown_timeout_ms, 30000);
@@ -226,8 +235,12 @@ START_TEST(test_every_key_set)
 	    "connect_timeout = 0.25\n"
 	    "request_timeout = 2\n"
 	    "read_timeout = 1.001\n"
+	    "response_timeout = 600\n"
 	    "client_header_timeout = 3\n"
 	    "client_body_timeout = 4\n"
+	    "client_body_initial_timeout = 5\n"
+	    "client_body_min_rate = 1g\n"
+	    "client_body_max_timeout = 0.5\n"
 	    "keepalive_timeout = 0\n"
 	    "keepalive_requests = 1\n"
 	    "shutdown_timeout = 0.0001\n"
@@ -256,8 +269,12 @@ START_TEST(test_every_key_set)
 	ck_assert_uint_eq(c->connect_timeout_ms, 250);
 	ck_assert_uint_eq(c->request_timeout_ms, 2000);
 	ck_assert_uint_eq(c->read_timeout_ms, 1001);
+	ck_assert_uint_eq(c->response_timeout_ms, 600000);
 	ck_assert_uint_eq(c->client_header_timeout_ms, 3000);
 	ck_assert_uint_eq(c->client_body_timeout_ms, 4000);
+	ck_assert_uint_eq(c->client_body_initial_timeout_ms, 5000);
+	ck_assert_uint_eq(c->client_body_min_rate, 1073741824);
+	ck_assert_uint_eq(c->client_body_max_timeout_ms, 500);
 	ck_assert_uint_eq(c->keepalive_timeout_ms, 0);
 	ck_assert_uint_eq(c->keepalive_requests, 1);
 	ck_assert_uint_eq(c->shutdown_timeout_ms, 1);	/* never rounds to 0 */
@@ -397,11 +414,14 @@ static const struct {
 	{ "keepalive_timeout = -1\n", 1, "keepalive_timeout: must be a non-negative number of seconds", 1 },
 	{ "read_timeout = 1e12\n", 1, "read_timeout: must be at most 31536000 seconds", 1 },
 	{ "read_timeout = nan\n", 1, "read_timeout: must be a positive", 0 },
+	{ "client_body_initial_timeout = 0\n", 1, "client_body_initial_timeout: must be a positive", 0 },
+	{ "client_body_max_timeout = -1\n", 1, "client_body_max_timeout: must be a non-negative", 0 },
 
 	/* Sizes. */
 	{ "max_header_size = 512\n", 1, "max_header_size \"512\": out of range (1k-1m)", 1 },
 	{ "max_header_size = 2m\n", 1, "max_header_size \"2m\": out of range (1k-1m)", 1 },
 	{ "max_uri_size = 255\n", 1, "max_uri_size \"255\": out of range (256-1m)", 1 },
+	{ "client_body_min_rate = 2g\n", 1, "client_body_min_rate \"2g\": out of range (0-1g)", 1 },
 	{ "max_header_size = 16kb\n", 1, "max_header_size \"16kb\": not a size", 0 },
 	{ "max_body_size = -1\n", 1, "max_body_size \"-1\": not a size", 0 },
 	{ "max_body_size = 1.5m\n", 1, "not a size", 0 },
@@ -874,7 +894,10 @@ START_TEST(test_config_keys)
 		"listen", "metrics_listen", "backend", "url", "weight",
 		"max_retries", "failure_threshold", "health_cooldown",
 		"connect_timeout", "request_timeout", "read_timeout",
+		"response_timeout",
 		"client_header_timeout", "client_body_timeout",
+		"client_body_initial_timeout", "client_body_min_rate",
+		"client_body_max_timeout",
 		"keepalive_timeout", "keepalive_linger", "keepalive_requests",
 		"shutdown_timeout",
 		"backend_keepalive", "max_header_size", "max_uri_size",

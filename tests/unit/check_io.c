@@ -141,15 +141,23 @@ START_TEST(test_write_and_write2)
 }
 END_TEST
 
-/* A peer that reads nothing: the write fills the socket, then times out. */
+/*
+ * A peer that reads nothing: the write fills the socket, then times out; an
+ * outbuf with a long gap but an end that comes first times out at the end.
+ */
 START_TEST(test_write_timeout_when_full)
 {
 	static char	big[1 << 20];
+	struct outbuf	ob;
 	int		sv[2];
 
 	pair(sv);
 	ck_assert_int_eq(io_write(sv[0], big, sizeof(big), clock_now_ns() + SHORT_NS),
 	    IO_TIMEOUT);
+	outbuf_init(&ob, sv[0], GUARD_NS);
+	outbuf_end(&ob, clock_now_ns() + SHORT_NS);
+	ck_assert_int_eq(outbuf_put(&ob, big, sizeof(big)), IO_TIMEOUT);
+	ck_assert_int_eq(ob.failed, IO_TIMEOUT);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -322,8 +330,8 @@ START_TEST(test_splice_moves_all)
 	}
 	ck_assert_int_ne(reader, -1);
 	close(out[1]);
-	ck_assert_int_eq(io_splice(in[0], out[0], p, sizeof(data), GUARD_NS, &nin, &nout,
-	    &failed), 0);
+	ck_assert_int_eq(io_splice(in[0], out[0], p, sizeof(data), GUARD_NS, INT64_MAX,
+	    &nin, &nout, &failed), 0);
 	ck_assert_uint_eq(nin, sizeof(data));
 	ck_assert_uint_eq(nout, sizeof(data));
 	close(out[0]);
@@ -345,16 +353,19 @@ START_TEST(test_splice_eof_and_timeout)
 	tcp_pair(out);
 	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
 	/* Nothing arrives: a timeout, blamed on the source. */
-	ck_assert_int_eq(io_splice(in[0], out[0], p, 10, SHORT_NS, &nin, &nout, &failed),
-	    IO_TIMEOUT);
+	ck_assert_int_eq(io_splice(in[0], out[0], p, 10, SHORT_NS, INT64_MAX, &nin, &nout,
+	    &failed), IO_TIMEOUT);
 	ck_assert_int_eq(failed, in[0]);
 	ck_assert_uint_eq(nin, 0);
+	/* A long gap, but the end comes first: a timeout too. */
+	ck_assert_int_eq(io_splice(in[0], out[0], p, 10, GUARD_NS, clock_now_ns() + SHORT_NS,
+	    &nin, &nout, &failed), IO_TIMEOUT);
 	/* Five of ten bytes, then the source closes: IO_EOF with the count moved. */
 	ck_assert_int_eq(write(in[1], "12345", 5), 5);
 	close(in[1]);
 	failed = -1;
-	ck_assert_int_eq(io_splice(in[0], out[0], p, 10, GUARD_NS, &nin, &nout, &failed),
-	    IO_EOF);
+	ck_assert_int_eq(io_splice(in[0], out[0], p, 10, GUARD_NS, INT64_MAX, &nin, &nout,
+	    &failed), IO_EOF);
 	ck_assert_int_eq(failed, in[0]);
 	ck_assert_uint_eq(nin, 5);
 	ck_assert_uint_eq(nout, 5);
