@@ -53,7 +53,12 @@
 	X(SIZE,	"max_uri_size",		"8k",	max_uri_size, 256, 1048576) \
 	X(INT,	"max_headers",		100,	max_headers, 8, 1000)	\
 	X(SIZE,	"max_body_size",	"0",	max_body_size, 0, 0)	\
-	X(INT,	"workers",		64,	workers, 1, RP_WORKERS_MAX) \
+	X(INT,	"workers",		0,	workers, 0, RP_WORKERS_MAX) \
+	X(INT,	"min_workers",		16,	min_workers, 1, RP_WORKERS_MAX) \
+	X(INT,	"max_workers",		512,	max_workers, 1, RP_WORKERS_MAX) \
+	X(INT,	"min_spare_workers",	8,	min_spare_workers, 0, RP_WORKERS_MAX) \
+	X(INT,	"max_spare_workers",	16,	max_spare_workers, 1, RP_WORKERS_MAX) \
+	X(DUR,	"worker_idle_timeout",	10,	worker_idle_timeout_ms, 1, 0) \
 	X(STR,	"user",			"",	user, 0, 0)		\
 	X(STR,	"group",		"",	group, 0, 0)		\
 	X(STR,	"pidfile",		"/run/rproxyd.pid", pidfile, 0, 0) \
@@ -864,6 +869,25 @@ config_fill_backend(cfg_t *cfg, struct rp_backend_conf *p, char *err,
 	return 0;
 }
 
+/* The adaptive pool's keys against each other (unused with a fixed workers). */
+static int
+config_check_pool(const struct rp_config *p, char *err, size_t errlen)
+{
+	if (p->workers > 0)
+		return 0;
+	if (p->min_workers > p->max_workers) {
+		config_errf(err, errlen, "min_workers %u is above max_workers %u",
+		    p->min_workers, p->max_workers);
+		return -1;
+	}
+	if (p->min_spare_workers > p->max_spare_workers) {
+		config_errf(err, errlen, "min_spare_workers %u is above "
+		    "max_spare_workers %u", p->min_spare_workers, p->max_spare_workers);
+		return -1;
+	}
+	return 0;
+}
+
 /* Convert a parsed (or default-only) tree into *p; backends as found. */
 static int
 config_fill(cfg_t *cfg, struct rp_config *p, char *err, size_t errlen)
@@ -871,6 +895,8 @@ config_fill(cfg_t *cfg, struct rp_config *p, char *err, size_t errlen)
 	unsigned i, n;
 
 	CONFIG_OPTS(CONFIG_FILL)
+	if (config_check_pool(p, err, errlen) == -1)
+		return -1;
 	n = cfg_size(cfg, CONFIG_BACKEND);
 	if (n > RP_MAX_BACKENDS) {
 		config_errf(err, errlen, "too many backends (at most %d)",

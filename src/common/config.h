@@ -63,7 +63,12 @@ struct rp_config {
 	size_t		max_headers;		/* header count */
 	uint64_t	max_body_size;		/* 0: unlimited */
 
-	unsigned	workers;
+	unsigned	workers;		/* fixed pool; 0: adaptive, sized by the keys below */
+	unsigned	min_workers;
+	unsigned	max_workers;
+	unsigned	min_spare_workers;	/* idle workers kept ready */
+	unsigned	max_spare_workers;	/* idle beyond this retire... */
+	uint64_t	worker_idle_timeout_ms;	/* ...once idle this long */
 	char		user[RP_NAME_MAX];	/* "": do not drop privileges */
 	char		group[RP_NAME_MAX];
 	char		pidfile[RP_PATH_MAX];

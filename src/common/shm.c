@@ -34,6 +34,18 @@ static const char *const fail_reason_names[FAIL__COUNT] = {
 	"connect", "connect_timeout", "timeout", "reset", "bad_response",
 };
 
+static const char *const worker_state_names[WORKER__COUNT] = {
+	"idle", "busy", "starting", "retiring",
+};
+
+static const char *const spawn_reason_names[SPAWN__COUNT] = {
+	"start", "grow", "respawn", "reload",
+};
+
+static const char *const retire_reason_names[RETIRE__COUNT] = {
+	"idle", "reload",
+};
+
 void
 shm_name(char *buf, size_t len, pid_t master_pid)
 {
@@ -254,6 +266,7 @@ shm_slot_add(struct slot *dst, const struct slot *src)
 	counter_add(&dst->connections, counter_get(&src->connections));
 	counter_add(&dst->handoffs_to_worker, counter_get(&src->handoffs_to_worker));
 	counter_add(&dst->handoffs_to_keeper, counter_get(&src->handoffs_to_keeper));
+	counter_add(&dst->handoffs_taken, counter_get(&src->handoffs_taken));
 	counter_add(&dst->accept_fd_limit, counter_get(&src->accept_fd_limit));
 	atomic_store_explicit(&dst->held,
 	    atomic_load_explicit(&dst->held, memory_order_relaxed) +
@@ -333,6 +346,32 @@ shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES])
 			n[st]++;
 }
 
+void
+shm_worker_states(const struct shm_region *r, unsigned n[WORKER__COUNT])
+{
+	uint32_t	i, gen = atomic_load(&r->hdr.generation);
+
+	memset(n, 0, WORKER__COUNT * sizeof(n[0]));
+	for (i = 0; i < r->hdr.nslots; i++)
+		switch (atomic_load(&r->slots[i].state)) {
+		case SLOT_IDLE:
+			n[atomic_load(&r->slots[i].generation) == gen ? WORKER_IDLE :
+			    WORKER_RETIRING]++;
+			break;
+		case SLOT_BUSY:
+			n[WORKER_BUSY]++;
+			break;
+		case SLOT_STARTING:
+			n[WORKER_STARTING]++;
+			break;
+		case SLOT_DRAINING:
+			n[WORKER_RETIRING]++;
+			break;
+		default:
+			break;
+		}
+}
+
 unsigned
 shm_busy_alive(const struct shm_region *r)
 {
@@ -354,11 +393,43 @@ shm_older_idle(const struct shm_region *r, uint32_t generation)
 	uint32_t	i;
 	unsigned	n = 0;
 
+	/*
+	 * Each slot is on pages of its own: a scan costs a starting worker a
+	 * page fault per slot, so none when no older worker lives.
+	 */
+	if (atomic_load(&r->hdr.oldest_generation) >= generation)
+		return 0;
 	for (i = 0; i < r->hdr.nslots; i++)
 		if (atomic_load(&r->slots[i].state) == SLOT_IDLE &&
 		    atomic_load(&r->slots[i].generation) < generation)
 			n++;
 	return n;
+}
+
+unsigned
+shm_handoffs_waiting(const struct shm_region *r)
+{
+	uint64_t	sent, taken;
+	uint32_t	i;
+
+	/* Taken first: a send counted after it only makes the difference larger. */
+	taken = counter_get(&r->retired.handoffs_taken);
+	for (i = 0; i < r->hdr.nslots; i++)
+		taken += counter_get(&r->slots[i].handoffs_taken);
+	sent = counter_get(&r->retired.handoffs_to_worker);
+	for (i = 0; i < r->hdr.nslots; i++)
+		sent += counter_get(&r->slots[i].handoffs_to_worker);
+	/* A worker may count its take before the keeper counts the send. */
+	return sent > taken ? (unsigned)(sent - taken) : 0;
+}
+
+unsigned
+shm_sum_waiting(const struct slot *sum)
+{
+	uint64_t	sent = counter_get(&sum->handoffs_to_worker),
+			taken = counter_get(&sum->handoffs_taken);
+
+	return sent > taken ? (unsigned)(sent - taken) : 0;
 }
 
 void
@@ -404,4 +475,28 @@ shm_fail_reason_name(enum fail_reason reason)
 	if ((unsigned)reason >= FAIL__COUNT)
 		return "unknown";
 	return fail_reason_names[reason];
+}
+
+const char *
+shm_worker_state_name(enum worker_state state)
+{
+	if ((unsigned)state >= WORKER__COUNT)
+		return "unknown";
+	return worker_state_names[state];
+}
+
+const char *
+shm_spawn_reason_name(size_t reason)
+{
+	if (reason >= SPAWN__COUNT)
+		return "unknown";
+	return spawn_reason_names[reason];
+}
+
+const char *
+shm_retire_reason_name(size_t reason)
+{
+	if (reason >= RETIRE__COUNT)
+		return "unknown";
+	return retire_reason_names[reason];
 }

@@ -11,7 +11,7 @@
 #include "histogram.h"
 
 #define SHM_MAGIC	0x52505859u	/* "RPXY" */
-#define SHM_VERSION	3u
+#define SHM_VERSION	4u
 #define SHM_CACHELINE	64
 
 /*
@@ -47,6 +47,7 @@ enum slot_state {
 	SLOT_DRAINING,		/* worker out of the accept loop: stopping or retired */
 	SLOT_KEEPER,		/* the keeper (not a worker) */
 	SLOT_METRICS,		/* the metrics process (not a worker) */
+	SLOT_STARTING,		/* worker forked, not yet waiting for connections */
 	SLOT_NSTATES
 };
 
@@ -80,6 +81,7 @@ struct slot {
 	_Atomic uint64_t	connections;		/* accepted (by the keeper) */
 	_Atomic uint64_t	handoffs_to_worker;	/* ready connections the keeper passed on */
 	_Atomic uint64_t	handoffs_to_keeper;	/* connections a worker parked */
+	_Atomic uint64_t	handoffs_taken;		/* ready connections a worker took */
 	_Atomic uint64_t	accept_fd_limit;	/* accepting paused: out of descriptors */
 	_Atomic int64_t		held;			/* gauge: connections the keeper holds */
 	_Atomic uint64_t	client_responses[SHM_NCODES];
@@ -88,6 +90,31 @@ struct slot {
 	struct histogram	latency;		/* whole request as the client saw it */
 	struct slot_backend	be[RP_MAX_BACKENDS];
 } __attribute__((aligned(SHM_CACHELINE)));
+
+/* Workers as the pool sees them (metrics and status), from slot states. */
+enum worker_state {
+	WORKER_IDLE = 0,	/* current generation, waiting for a connection */
+	WORKER_BUSY,		/* serving a request */
+	WORKER_STARTING,	/* forked, not yet waiting */
+	WORKER_RETIRING,	/* leaving: out of its loop, or idle of an older generation */
+	WORKER__COUNT
+};
+
+/* Why the master started a worker. */
+enum spawn_reason {
+	SPAWN_START = 0,	/* the pool's first fill */
+	SPAWN_GROW,		/* the adaptive pool grew with the load */
+	SPAWN_RESPAWN,		/* one died unexpectedly */
+	SPAWN_RELOAD,		/* a new generation */
+	SPAWN__COUNT
+};
+
+/* Why the master told a worker to stop. */
+enum retire_reason {
+	RETIRE_IDLE = 0,	/* the adaptive pool shrank: too many idle */
+	RETIRE_RELOAD,		/* an older generation */
+	RETIRE__COUNT
+};
 
 struct shm_header {
 	uint32_t		magic;
@@ -98,6 +125,7 @@ struct shm_header {
 	_Atomic uint32_t	ready;			/* set last, once filled */
 	_Atomic uint32_t	generation;		/* bumped by each reload */
 	_Atomic int32_t		master_pid;
+	_Atomic uint32_t	oldest_generation;	/* no live worker is older */
 	_Atomic uint64_t	start_time;		/* unix seconds */
 	_Atomic uint64_t	worker_restarts;
 	_Atomic uint64_t	keeper_restarts;
@@ -110,6 +138,13 @@ struct shm_header {
 	 */
 	_Atomic uint32_t	fold_seq;
 	_Atomic uint32_t	master_fds;		/* the master's open descriptors */
+	/* The worker pool, master-written. */
+	_Atomic uint32_t	pool_adaptive;		/* 0: fixed workers */
+	_Atomic uint32_t	pool_target;		/* workers it wants now */
+	_Atomic uint32_t	pool_min;
+	_Atomic uint32_t	pool_max;
+	_Atomic uint64_t	spawns[SPAWN__COUNT];
+	_Atomic uint64_t	retires[RETIRE__COUNT];
 };
 
 struct shm_region {
@@ -170,6 +205,9 @@ void	shm_slot_sum(const struct shm_region *r, struct slot *out);
 /* How many slots are in each state: n[SLOT_IDLE] and so on. */
 void	shm_slot_states(const struct shm_region *r, unsigned n[SLOT_NSTATES]);
 
+/* How many workers are in each enum worker_state. */
+void	shm_worker_states(const struct shm_region *r, unsigned n[WORKER__COUNT]);
+
 /*
  * How many workers serve a request and still live: a slot a SIGKILLed worker
  * left BUSY, with no master to fold it, must not hold up anyone's drain.
@@ -178,6 +216,16 @@ unsigned shm_busy_alive(const struct shm_region *r);
 
 /* How many workers of a generation older than this one may still accept(). */
 unsigned shm_older_idle(const struct shm_region *r, uint32_t generation);
+
+/*
+ * Ready connections the keeper sent that no worker has taken yet: all sent
+ * less all taken, dead processes' counts included. Read by the master, which
+ * alone folds slots, so neither sum can lose a dead worker's part meanwhile.
+ */
+unsigned shm_handoffs_waiting(const struct shm_region *r);
+
+/* The same from a sum of the slots (shm_slot_sum()): what another process reads. */
+unsigned shm_sum_waiting(const struct slot *sum);
 
 /* Add one slot's counters into another; gauges are added too. */
 void	shm_slot_add(struct slot *dst, const struct slot *src);
@@ -190,5 +238,8 @@ size_t	shm_code_index(int code);
 const char *shm_code_label(size_t idx);
 
 const char *shm_fail_reason_name(enum fail_reason reason);
+const char *shm_worker_state_name(enum worker_state state);
+const char *shm_spawn_reason_name(size_t reason);	/* enum spawn_reason */
+const char *shm_retire_reason_name(size_t reason);	/* enum retire_reason */
 
 #endif

@@ -1,6 +1,7 @@
 /* master.c: the supervisor: forks the children, reaps and respawns them, handles signals. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "master.h"
 #include "net.h"
 #include "pidfile.h"
+#include "pool.h"
 #include "proc.h"
 #include "shm.h"
 
@@ -28,6 +30,8 @@
 #define HANDOFF_SNDBUF		(8 * 1024 * 1024)	/* connections queued between keeper and workers */
 #define CRASH_WINDOW_NS		(5000 * NS_PER_MS)	/* dying sooner counts as a crash loop */
 #define BACKOFF_MAX_NS		(10000 * NS_PER_MS)
+#define POOL_LOG_NS		(5000 * NS_PER_MS)	/* at most one pool log line per this */
+#define FORK_BATCH		32	/* workers forked per pass: signals and scrapes get in between */
 
 enum child_role {
 	ROLE_WORKER = 0,
@@ -38,7 +42,7 @@ enum child_role {
 
 /* In log events (event=keeper_exit) and by role. */
 static const char *const role_names[ROLE_NROLES] = { "worker", "keeper", "metrics" };
-static const uint32_t role_slot_states[ROLE_NROLES] = { SLOT_IDLE, SLOT_KEEPER, SLOT_METRICS };
+static const uint32_t role_slot_states[ROLE_NROLES] = { SLOT_STARTING, SLOT_KEEPER, SLOT_METRICS };
 
 /* Which children a count or a signal is about. */
 enum child_set {
@@ -78,6 +82,15 @@ struct master {
 	int			 exit_status;
 	int			 foreground;
 	int64_t			 fds_at;	/* next count of its own descriptors */
+	/* The worker pool: fixed (min = max = workers) or adaptive. */
+	struct pool_limits	 limits;
+	struct pool_state	 pool;
+	unsigned		 target;	/* current-generation workers wanted */
+	enum spawn_reason	 spawn_reason;	/* of the next planned start */
+	int64_t			 pool_next;	/* next sizing tick; 0: fixed pool */
+	int64_t			 pool_log_at;	/* next pool log line allowed */
+	unsigned		 grown, shrunk;	/* since the last pool log line */
+	int			 fill_more;	/* the last fill stopped at its batch */
 };
 
 /* Signal handlers only set these; the loop acts on them in a fixed order. */
@@ -274,6 +287,9 @@ master_spawn(struct master *m, unsigned idx, enum child_role role)
 	log_msg(m->replacing > 0 ? LOG_INFO : LOG_DEBUG, "event=%s_%s pid=%ld slot=%u "
 	    "generation=%u", role_names[role], m->replacing > 0 ? "respawn" : "start",
 	    (long)pid, idx, m->generation);
+	if (role == ROLE_WORKER)
+		atomic_fetch_add(&m->shm->hdr.spawns[m->replacing > 0 ? SPAWN_RESPAWN :
+		    m->spawn_reason], 1);
 	if (m->replacing > 0)
 		m->replacing--;
 	return 0;
@@ -328,25 +344,39 @@ master_want(const struct master *m, enum child_role role)
 	case ROLE_METRICS:
 		return m->metrics_fd != -1;
 	default:
-		return m->conf->workers;
+		return m->target;
 	}
 }
 
-/* Start what the current generation lacks: its keeper, metrics process and workers. */
+/*
+ * Start what the current generation lacks: its keeper, metrics process, and
+ * workers up to the target, at most batch of them; fill_more says whether it
+ * stopped there.
+ */
 static void
-master_fill(struct master *m)
+master_fill(struct master *m, unsigned batch)
 {
 	enum child_role	role;
-	unsigned	i, want;
+	unsigned	i, want, have, started = 0;
 
+	m->fill_more = 0;
 	for (role = ROLE_WORKER; role < ROLE_NROLES; role++) {
 		want = master_want(m, role);
-		for (i = 0; i < m->nslots &&
-		    master_count(m, role, CHILDREN_CURRENT) < want; i++)
-			if (m->children[i].pid == 0 &&
-			    atomic_load(&m->shm->slots[i].state) == SLOT_FREE &&
-			    master_spawn(m, i, role) == -1)
+		/* Counted once: hundreds of starts in one tick must not each recount. */
+		have = master_count(m, role, CHILDREN_CURRENT);
+		for (i = 0; i < m->nslots && have < want; i++) {
+			if (m->children[i].pid != 0 ||
+			    atomic_load(&m->shm->slots[i].state) != SLOT_FREE)
+				continue;
+			if (role == ROLE_WORKER && started == batch) {
+				m->fill_more = 1;
+				break;
+			}
+			if (master_spawn(m, i, role) == -1)
 				return;
+			have++;
+			started++;
+		}
 	}
 }
 
@@ -369,6 +399,9 @@ master_signal_children(struct master *m, int sig, enum child_set set)
 	for (i = 0; i < m->nslots; i++) {
 		if (m->children[i].pid == 0 || !child_in(m, &m->children[i], set))
 			continue;
+		if (sig == SIGQUIT && !m->children[i].retiring &&
+		    m->children[i].role == ROLE_WORKER)
+			atomic_fetch_add(&m->shm->hdr.retires[RETIRE_RELOAD], 1);
 		if (sig == SIGQUIT || sig == SIGTERM)
 			m->children[i].retiring = 1;
 		kill(m->children[i].pid, sig);
@@ -426,6 +459,19 @@ master_schedule_respawn(struct master *m, const struct child *c)
 		m->respawn_at = now + delay;
 }
 
+/* The oldest generation a live worker runs: new workers need not look for older ones. */
+static void
+master_publish_oldest(struct master *m)
+{
+	unsigned	i, oldest = m->generation;
+
+	for (i = 0; i < m->nslots; i++)
+		if (m->children[i].pid != 0 && m->children[i].role == ROLE_WORKER &&
+		    m->children[i].generation < oldest)
+			oldest = m->children[i].generation;
+	atomic_store(&m->shm->hdr.oldest_generation, oldest);
+}
+
 static void
 master_reap(struct master *m)
 {
@@ -469,6 +515,7 @@ master_reap(struct master *m)
 		memset(c, 0, sizeof(*c));
 	}
 	shm_fold_end(m->shm);
+	master_publish_oldest(m);
 }
 
 static void
@@ -521,6 +568,48 @@ master_open_logs(const struct rp_config *conf, char *err, size_t errlen)
 	return log_open_dir(conf->log_dir, uid, gid, err, errlen);
 }
 
+/* The most workers conf may ask for: its fixed count or its pool's maximum. */
+static unsigned
+master_ceiling(const struct rp_config *conf)
+{
+	return pool_adaptive(conf) ? conf->max_workers : conf->workers;
+}
+
+/* What `rproxyd -s status` and the metrics show of the pool. */
+static void
+master_pool_publish(struct master *m)
+{
+	atomic_store(&m->shm->hdr.pool_adaptive, (uint32_t)pool_adaptive(m->conf));
+	atomic_store(&m->shm->hdr.pool_target, m->target);
+	atomic_store(&m->shm->hdr.pool_min, m->limits.min);
+	atomic_store(&m->shm->hdr.pool_max, m->limits.max);
+}
+
+/* The pool as m->conf says, target workers in the current generation. */
+static void
+master_pool_configure(struct master *m, unsigned target, enum spawn_reason reason)
+{
+	pool_state_init(&m->pool);
+	m->target = target;
+	m->spawn_reason = reason;
+	m->pool_next = pool_adaptive(m->conf) ? clock_now_ns() + POOL_TICK_NS : 0;
+	master_pool_publish(m);
+}
+
+/* How many workers of the current generation serve a request. */
+static unsigned
+master_busy(const struct master *m)
+{
+	unsigned	i, n = 0;
+
+	for (i = 0; i < m->nslots; i++)
+		if (m->children[i].pid != 0 && m->children[i].role == ROLE_WORKER &&
+		    child_in(m, &m->children[i], CHILDREN_CURRENT) &&
+		    atomic_load(&m->shm->slots[i].state) == SLOT_BUSY)
+			n++;
+	return n;
+}
+
 /* Restart-only keys: they size or name what the running daemon holds. */
 static int
 master_reload_check(const struct master *m, const struct rp_config *n, char *err,
@@ -535,9 +624,10 @@ master_reload_check(const struct master *m, const struct rp_config *n, char *err
 		snprintf(err, errlen, "metrics_listen cannot change on reload: restart rproxyd");
 	else if (strcmp(o->pidfile, n->pidfile) != 0)
 		snprintf(err, errlen, "pidfile cannot change on reload: restart rproxyd");
-	else if (n->workers * 2 > m->nslots)
-		snprintf(err, errlen, "workers %u: at most %u without a restart",
-		    n->workers, m->nslots / 2);
+	else if (master_ceiling(n) * 2 > m->nslots)
+		snprintf(err, errlen, "%s %u: at most %u without a restart",
+		    pool_adaptive(n) ? "max_workers" : "workers", master_ceiling(n),
+		    m->nslots / 2);
 	else
 		return 0;
 	return -1;
@@ -550,6 +640,7 @@ master_reload(struct master *m)
 	char			 err[1024];
 	uid_t			 uid;
 	gid_t			 gid;
+	unsigned		 busy, waiting;
 
 	log_notice("event=reload phase=begin config=%s", m->conf->path);
 	if ((n = malloc(sizeof(*n))) == NULL) {
@@ -568,22 +659,28 @@ master_reload(struct master *m)
 		return;
 	}
 	log_set_level(n->log_level);
+	/* The new generation starts at the size the old one's load needs. */
+	busy = master_busy(m);
+	waiting = shm_handoffs_waiting(m->shm);
 	free(m->conf);
 	m->conf = n;
 	m->uid = uid;
 	m->gid = gid;
 	m->generation++;
 	atomic_store(&m->shm->hdr.generation, m->generation);
+	pool_limits_from(&m->limits, n);
+	master_pool_configure(m, pool_adaptive(n) ?
+	    pool_reload_size(&m->limits, busy, waiting) : n->workers, SPAWN_RELOAD);
 	/*
 	 * Old workers stop accepting before new ones start, so that once a
 	 * request is served under the new configuration no later one is served
 	 * under the old. Connections arriving in between wait in the backlog.
 	 */
 	master_signal_children(m, SIGQUIT, CHILDREN_OLD);
-	master_fill(m);
+	master_fill(m, FORK_BATCH);
 	atomic_fetch_add(&m->shm->hdr.reloads_ok, 1);
 	log_notice("event=reload result=success generation=%u backends=%zu workers=%u",
-	    m->generation, n->nbackends, n->workers);
+	    m->generation, n->nbackends, m->target);
 }
 
 /* Descriptors: every client connection costs one, so take all the system allows. */
@@ -645,7 +742,11 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 	if (master_handoff_socket(m, err, errlen) == -1)
 		return -1;
 	master_raise_nofile();
-	m->nslots = m->conf->workers * 4 < 16 ? 16 : m->conf->workers * 4;
+	/* Room for two generations at their ceiling, as a reload may need. */
+	if (pool_adaptive(m->conf))
+		m->nslots = m->conf->max_workers * 2 + 16;
+	else
+		m->nslots = m->conf->workers * 4 < 16 ? 16 : m->conf->workers * 4;
 	if ((m->children = calloc(m->nslots, sizeof(*m->children))) == NULL) {
 		snprintf(err, errlen, "calloc: %s", strerror(errno));
 		return -1;
@@ -654,6 +755,8 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 		return -1;
 	if (master_sync_backends(m, m->conf, err, errlen) == -1)
 		return -1;
+	pool_limits_from(&m->limits, m->conf);
+	master_pool_configure(m, m->limits.min, SPAWN_START);
 	/* Bound here, as root; served by the metrics process, which keeps no privilege. */
 	if (m->conf->metrics_listen.host[0] != '\0' &&
 	    (m->metrics_fd = net_listen(&m->conf->metrics_listen, METRICS_BACKLOG, err,
@@ -668,10 +771,10 @@ master_setup(struct master *m, int foreground, char *err, size_t errlen)
 		    maddr, sizeof(maddr));
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		rl.rlim_cur = 0;
-	log_notice("event=start version=%s listen=%s metrics_listen=%s workers=%u backends=%zu "
-	    "pid=%ld nofile=%llu%s", PACKAGE_VERSION, addr, maddr, m->conf->workers,
-	    m->conf->nbackends, (long)getpid(), (unsigned long long)rl.rlim_cur,
-	    foreground ? " foreground=1" : "");
+	log_notice("event=start version=%s listen=%s metrics_listen=%s workers=%u "
+	    "max_workers=%u backends=%zu pid=%ld nofile=%llu%s", PACKAGE_VERSION, addr,
+	    maddr, m->target, m->limits.max, m->conf->nbackends, (long)getpid(),
+	    (unsigned long long)rl.rlim_cur, foreground ? " foreground=1" : "");
 	return 0;
 }
 
@@ -729,6 +832,81 @@ master_handle_signals(struct master *m)
 	}
 }
 
+/* Which of the current generation's workers wait, and how many connections wait. */
+static void
+master_pool_view(const struct master *m, struct pool_view *v)
+{
+	const struct child	*c;
+	unsigned		 i;
+	uint32_t		 st;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < m->nslots; i++) {
+		c = &m->children[i];
+		if (c->pid == 0 || c->role != ROLE_WORKER || !child_in(m, c, CHILDREN_CURRENT))
+			continue;
+		v->workers++;
+		/* A starting worker is about to wait: counting it busy would overshoot. */
+		st = atomic_load(&m->shm->slots[i].state);
+		if (st == SLOT_IDLE || st == SLOT_STARTING)
+			v->idle++;
+	}
+	v->waiting = shm_handoffs_waiting(m->shm);
+}
+
+/*
+ * Tell up to n idle workers of the current generation to stop. SIGQUIT only
+ * interrupts a worker's wait for a connection: one that took a connection
+ * meanwhile serves it first, so no request is lost.
+ */
+static unsigned
+master_retire_idle(struct master *m, unsigned n)
+{
+	struct child	*c;
+	unsigned	 i, done = 0;
+
+	for (i = 0; i < m->nslots && done < n; i++) {
+		c = &m->children[i];
+		if (c->pid == 0 || c->role != ROLE_WORKER ||
+		    !child_in(m, c, CHILDREN_CURRENT) ||
+		    atomic_load(&m->shm->slots[i].state) != SLOT_IDLE)
+			continue;
+		if (kill(c->pid, SIGQUIT) == -1) {
+			log_warn("event=pool_retire pid=%ld", (long)c->pid);
+			continue;
+		}
+		c->retiring = 1;
+		atomic_fetch_add(&m->shm->hdr.retires[RETIRE_IDLE], 1);
+		done++;
+	}
+	return done;
+}
+
+/* One sizing tick of the adaptive pool; one log line per POOL_LOG_NS at most. */
+static void
+master_pool_tick(struct master *m, int64_t now)
+{
+	struct pool_view	v;
+	struct pool_step	step;
+
+	master_pool_view(m, &v);
+	pool_decide(&m->limits, &m->pool, &v, now, &step);
+	if (step.retire > 0)
+		step.retire = master_retire_idle(m, step.retire);
+	m->target = v.workers + step.spawn - step.retire;
+	m->spawn_reason = SPAWN_GROW;
+	m->grown += step.spawn;
+	m->shrunk += step.retire;
+	atomic_store(&m->shm->hdr.pool_target, m->target);
+	if ((m->grown > 0 || m->shrunk > 0) && now >= m->pool_log_at) {
+		log_info("event=pool_resize grew=%u shrank=%u workers=%u idle=%u "
+		    "waiting=%u target=%u min=%u max=%u", m->grown, m->shrunk, v.workers,
+		    v.idle, v.waiting, m->target, m->limits.min, m->limits.max);
+		m->grown = m->shrunk = 0;
+		m->pool_log_at = now + POOL_LOG_NS;
+	}
+}
+
 /*
  * After each wake-up: stopping, wait for the children and kill them at the
  * deadline (1 when all are gone); otherwise rotate logs and refill.
@@ -756,8 +934,12 @@ master_tick(struct master *m, int64_t now)
 	if (m->respawn_at != 0 && now < m->respawn_at)
 		return 0;
 	m->respawn_at = 0;
+	if (m->pool_next != 0 && now >= m->pool_next) {
+		m->pool_next = now + POOL_TICK_NS;
+		master_pool_tick(m, now);
+	}
 	if (!master_filled(m))
-		master_fill(m);
+		master_fill(m, FORK_BATCH);
 	return 0;
 }
 
@@ -770,8 +952,13 @@ master_wait(struct master *m, const sigset_t *wait_mask)
 
 	if (m->respawn_at != 0 && m->respawn_at < wake)
 		wake = m->respawn_at;
+	if (m->pool_next != 0 && m->pool_next < wake)
+		wake = m->pool_next;
 	if (m->stopping && m->stop_deadline < wake)
 		wake = m->stop_deadline;
+	/* More to fork: look at signals, then go on at once. */
+	if (m->fill_more && !m->stopping && m->respawn_at == 0)
+		wake = now;
 	wake = wake > now ? wake - now : 0;
 	ts.tv_sec = wake / 1000000000LL;
 	ts.tv_nsec = wake % 1000000000LL;
@@ -803,7 +990,8 @@ master_run(struct rp_config *conf, const struct proc_table *procs, int foregroun
 		return 1;
 	}
 	master_publish_fds(&m, clock_now_ns());
-	master_fill(&m);
+	/* The first fill whole: ready is reported with every worker forked. */
+	master_fill(&m, UINT_MAX);
 	if (ready_fd != -1) {
 		/* The daemonizing parent exits 0 on this byte, 1 on EOF without it. */
 		if (write(ready_fd, "1", 1) != 1)

@@ -97,6 +97,34 @@ status_sum(const struct shm_region *r, struct slot *sum)
 	}
 }
 
+/* The pool: its kind and bounds, its workers by state, what waits for one. */
+static void
+status_pool(const struct shm_region *r, const struct slot *sum, FILE *out)
+{
+	unsigned	n[WORKER__COUNT];
+	size_t		k;
+
+	shm_worker_states(r, n);
+	if (atomic_load(&r->hdr.pool_adaptive))
+		fprintf(out, "pool adaptive %u-%u workers, target %u:",
+		    atomic_load(&r->hdr.pool_min), atomic_load(&r->hdr.pool_max),
+		    atomic_load(&r->hdr.pool_target));
+	else
+		fprintf(out, "pool fixed %u workers:", atomic_load(&r->hdr.pool_target));
+	for (k = 0; k < WORKER__COUNT; k++)
+		fprintf(out, " %u %s%s", n[k], shm_worker_state_name((enum worker_state)k),
+		    k + 1 < WORKER__COUNT ? "," : ";");
+	fprintf(out, " %u connections wait for a worker\nspawned:", shm_sum_waiting(sum));
+	for (k = 0; k < SPAWN__COUNT; k++)
+		fprintf(out, " %" PRIu64 " %s", atomic_load(&r->hdr.spawns[k]),
+		    shm_spawn_reason_name(k));
+	fprintf(out, "; retired:");
+	for (k = 0; k < RETIRE__COUNT; k++)
+		fprintf(out, " %" PRIu64 " %s", atomic_load(&r->hdr.retires[k]),
+		    shm_retire_reason_name(k));
+	fputc('\n', out);
+}
+
 int
 status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err)
 {
@@ -107,7 +135,6 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 	int64_t			 now, left;
 	pid_t			 pid;
 	size_t			 i;
-	unsigned		 n[SLOT_NSTATES];
 
 	if (strcmp(cmd, "status") != 0) {
 		fprintf(err, "rproxyd: -s %s: unknown command (expected status)\n", cmd);
@@ -122,10 +149,9 @@ status_print(const struct rp_config *conf, const char *cmd, FILE *out, FILE *err
 	now = clock_now_ns();
 	fprintf(out, "rproxyd pid %ld generation %u\n", (long)pid,
 	    atomic_load(&r->hdr.generation));
-	shm_slot_states(r, n);
-	fprintf(out, "workers %u busy %u idle; keeper pid %ld: %" PRId64 " connections "
-	    "waiting, %" PRIu64 " handed to workers, %" PRIu64 " parked by them\n",
-	    n[SLOT_BUSY] + n[SLOT_DRAINING], n[SLOT_IDLE], status_keeper_pid(r),
+	status_pool(r, &sum, out);
+	fprintf(out, "keeper pid %ld: %" PRId64 " connections held, %" PRIu64 " handed to "
+	    "workers, %" PRIu64 " parked by them\n", status_keeper_pid(r),
 	    atomic_load(&sum.held), counter_get(&sum.handoffs_to_worker),
 	    counter_get(&sum.handoffs_to_keeper));
 	fprintf(out, "%-16s %-9s %8s %10s %8s %12s %10s %9s %9s\n", "BACKEND", "STATE",

@@ -395,16 +395,66 @@ emit_client_bytes(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_workers(struct metrics_ctx *c, const struct metric_family *f)
 {
-	unsigned	n[SLOT_NSTATES];
+	unsigned	n[WORKER__COUNT];
+	size_t		k;
 
-	/* A stopping worker may still be answering queued connections: busy. */
-	shm_slot_states(c->r, n);
+	shm_worker_states(c->r, n);
+	for (k = 0; k < WORKER__COUNT; k++) {
+		sample_begin(c, f, NULL);
+		sample_label(c, "state", shm_worker_state_name((enum worker_state)k));
+		sample_u64(c, n[k]);
+	}
+}
+
+/* One sample per reason of a header counter array, zeros included. */
+static void
+emit_reasons(struct metrics_ctx *c, const struct metric_family *f,
+    const _Atomic uint64_t *v, size_t n, const char *(*name)(size_t))
+{
+	size_t	k;
+
+	for (k = 0; k < n; k++) {
+		sample_begin(c, f, NULL);
+		sample_label(c, "reason", name(k));
+		sample_u64(c, atomic_load(&v[k]));
+	}
+}
+
+static void
+emit_worker_spawns(struct metrics_ctx *c, const struct metric_family *f)
+{
+	emit_reasons(c, f, c->r->hdr.spawns, SPAWN__COUNT, shm_spawn_reason_name);
+}
+
+static void
+emit_worker_retirements(struct metrics_ctx *c, const struct metric_family *f)
+{
+	emit_reasons(c, f, c->r->hdr.retires, RETIRE__COUNT, shm_retire_reason_name);
+}
+
+static void
+emit_pool_target(struct metrics_ctx *c, const struct metric_family *f)
+{
 	sample_begin(c, f, NULL);
-	sample_label(c, "state", "busy");
-	sample_u64(c, n[SLOT_BUSY] + n[SLOT_DRAINING]);
+	sample_u64(c, atomic_load(&c->r->hdr.pool_target));
+}
+
+static void
+emit_pool_limits(struct metrics_ctx *c, const struct metric_family *f)
+{
 	sample_begin(c, f, NULL);
-	sample_label(c, "state", "idle");
-	sample_u64(c, n[SLOT_IDLE]);
+	sample_label(c, "bound", "min");
+	sample_u64(c, atomic_load(&c->r->hdr.pool_min));
+	sample_begin(c, f, NULL);
+	sample_label(c, "bound", "max");
+	sample_u64(c, atomic_load(&c->r->hdr.pool_max));
+}
+
+static void
+emit_handoffs_waiting(struct metrics_ctx *c, const struct metric_family *f)
+{
+	sample_begin(c, f, NULL);
+	sample_u64(c, shm_sum_waiting(c->sum));
 }
 
 static void
@@ -565,8 +615,26 @@ const struct metric_family metric_families[] = {
 	    "Request body bytes received from clients (in) and response bytes, heads "
 	    "included, sent to them (out).", emit_client_bytes },
 	{ "rproxyd_workers", METRIC_GAUGE, "state",
-	    "Worker processes serving a request (busy, draining ones included) or "
-	    "waiting for one (idle).", emit_workers },
+	    "Worker processes waiting for a request (idle), serving one (busy), "
+	    "forked and not yet waiting (starting), or leaving after a reload, a "
+	    "shrink of the pool or a stop (retiring).", emit_workers },
+	{ "rproxyd_workers_target", METRIC_GAUGE, "",
+	    "Workers the pool wants in the current generation: workers when fixed, "
+	    "else the adaptive pool's size after its last sizing tick.",
+	    emit_pool_target },
+	{ "rproxyd_workers_limit", METRIC_GAUGE, "bound",
+	    "The pool's bounds: min_workers and max_workers (both workers when "
+	    "fixed).", emit_pool_limits },
+	{ "rproxyd_worker_spawns_total", METRIC_COUNTER, "reason",
+	    "Workers started, by reason: start (the first fill), grow (the adaptive "
+	    "pool grew), respawn (one died unexpectedly), reload (a new "
+	    "generation).", emit_worker_spawns },
+	{ "rproxyd_worker_retirements_total", METRIC_COUNTER, "reason",
+	    "Workers told to stop gracefully, by reason: idle (the adaptive pool "
+	    "shrank) or reload (an older generation).", emit_worker_retirements },
+	{ "rproxyd_connections_waiting_for_worker", METRIC_GAUGE, "",
+	    "Connections with a complete request head that the keeper has passed on "
+	    "and no worker has taken yet.", emit_handoffs_waiting },
 	{ "rproxyd_worker_restarts_total", METRIC_COUNTER, "",
 	    "Workers respawned after dying unexpectedly.", emit_worker_restarts },
 	{ "rproxyd_open_connections", METRIC_GAUGE, "state",

@@ -88,6 +88,8 @@ worker_take(const struct proc_args *a, struct client *cl, int *fd, struct handof
 			log_warn("event=handoff_recv_failed");
 		return 0;
 	}
+	/* The master's pool counts connections sent and not yet taken. */
+	counter_add(&a->slot->handoffs_taken, 1);
 	h->kind = HANDOFF_READY;
 	return worker_outdated(a, *fd, h, cl->conn.buf) ? 0 : 1;
 }
@@ -109,6 +111,8 @@ worker_main(const struct proc_args *a)
 		fatal(1, "worker: allocate buffers");
 	request_id_init();
 	worker_wait_older(a);
+	/* Started: from here on it counts as an idle worker, not a starting one. */
+	atomic_store(&a->slot->state, SLOT_IDLE);
 
 	while ((rc = worker_take(a, &cl, &fd, &h)) >= 0) {
 		if (rc == 0)

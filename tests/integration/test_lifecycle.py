@@ -264,7 +264,7 @@ def test_cli_print_effective_config():
                            cwd="/", timeout=10)
         out = p.stdout.decode()
         assert p.returncode == 0, p
-        for want in ('listen = "127.0.0.1:8123"', "max_retries = 5", "workers = 64",
+        for want in ('listen = "127.0.0.1:8123"', "max_retries = 5", "workers = 0", "max_workers = 512",
                      "backend b1 {", 'url = "http://127.0.0.1:9001"'):
             assert "\n%s\n" % want in out or "\n\t%s\n" % want in out, (want, out)
         # What it prints is itself a config that gives the same output.

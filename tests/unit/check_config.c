@@ -98,6 +98,11 @@ assert_same_settings(const struct rp_config *a, const struct rp_config *b)
 	ck_assert_uint_eq(a->max_headers, b->max_headers);
 	ck_assert_uint_eq(a->max_body_size, b->max_body_size);
 	ck_assert_uint_eq(a->workers, b->workers);
+	ck_assert_uint_eq(a->min_workers, b->min_workers);
+	ck_assert_uint_eq(a->max_workers, b->max_workers);
+	ck_assert_uint_eq(a->min_spare_workers, b->min_spare_workers);
+	ck_assert_uint_eq(a->max_spare_workers, b->max_spare_workers);
+	ck_assert_uint_eq(a->worker_idle_timeout_ms, b->worker_idle_timeout_ms);
 	ck_assert_str_eq(a->user, b->user);
 	ck_assert_str_eq(a->group, b->group);
 	ck_assert_str_eq(a->pidfile, b->pidfile);
@@ -136,7 +141,12 @@ assert_documented_defaults(const struct rp_config *c)
 	ck_assert_uint_eq(c->max_uri_size, 8192);
 	ck_assert_uint_eq(c->max_headers, 100);
 	ck_assert_uint_eq(c->max_body_size, 0);
-	ck_assert_uint_eq(c->workers, 64);
+	ck_assert_uint_eq(c->workers, 0);
+	ck_assert_uint_eq(c->min_workers, 16);
+	ck_assert_uint_eq(c->max_workers, 512);
+	ck_assert_uint_eq(c->min_spare_workers, 8);
+	ck_assert_uint_eq(c->max_spare_workers, 16);
+	ck_assert_uint_eq(c->worker_idle_timeout_ms, 10000);
 	ck_assert_str_eq(c->user, "");
 	ck_assert_str_eq(c->group, "");
 	ck_assert_str_eq(c->pidfile, "/run/rproxyd.pid");
@@ -386,7 +396,13 @@ static const struct {
 	{ "keepalive_requests = 1000001\n", 1, "keepalive_requests:", 0 },
 	{ "backend_keepalive = 65\n", 1, "backend_keepalive: must be an integer from 0 to 64", 1 },
 	{ "max_headers = 7\n", 1, "max_headers: must be an integer from 8 to 1000", 1 },
-	{ "workers = 0\n", 1, "workers: must be an integer from 1 to 1024", 1 },
+	{ "workers = -1\n", 1, "workers: must be an integer from 0 to 1024", 1 },
+	{ "max_workers = 0\n", 1, "max_workers: must be an integer from 1 to 1024", 1 },
+	{ "worker_idle_timeout = 0\n", 1, "worker_idle_timeout: must be a positive", 0 },
+	{ "min_workers = 600\n" BACKEND_LINE, 0,
+	  "min_workers 600 is above max_workers 512", 1 },
+	{ "min_spare_workers = 20\n" BACKEND_LINE, 0,
+	  "min_spare_workers 20 is above max_spare_workers 16", 1 },
 	{ "workers = 1025\n", 1, "workers:", 0 },
 	{ "log_keep = 101\n", 1, "log_keep: must be an integer from 0 to 100", 1 },
 	{ "\n\nworkers = 99999999999999999999999\n", 3, "workers: must be an integer", 0 },
@@ -885,7 +901,9 @@ START_TEST(test_config_keys)
 		"keepalive_timeout", "keepalive_linger", "keepalive_requests",
 		"shutdown_timeout",
 		"backend_keepalive", "max_header_size", "max_uri_size",
-		"max_headers", "max_body_size", "workers", "user", "group",
+		"max_headers", "max_body_size", "workers", "min_workers",
+		"max_workers", "min_spare_workers", "max_spare_workers",
+		"worker_idle_timeout", "user", "group",
 		"pidfile", "log_level", "syslog_facility", "log_dir",
 		"log_max_size", "log_keep", "include",
 	};
@@ -946,11 +964,14 @@ START_TEST(test_reload_repeatedly)
 	for (i = 0; i < 50; i++) {
 		c = load_ok("workers = 2\n" BACKEND_LINE);
 		ck_assert_uint_eq(c->workers, 2);
-		ck_assert_int_eq(load("workers = 0\n" BACKEND_LINE, c, err,
+		ck_assert_int_eq(load("workers = -1\n" BACKEND_LINE, c, err,
 		    sizeof(err)), -1);
 	}
 	c = load_ok(BACKEND_LINE);
-	ck_assert_uint_eq(c->workers, 64);
+	ck_assert_uint_eq(c->workers, 0);
+	/* A fixed pool ignores the adaptive keys, even ones at odds. */
+	c = load_ok("workers = 4\nmin_workers = 600\n" BACKEND_LINE);
+	ck_assert_uint_eq(c->workers, 4);
 }
 END_TEST
 

@@ -378,6 +378,17 @@ fold_race_reader(const struct shm_region *r, struct fold_race *race, struct slot
 	_exit(0);
 }
 
+/* Wait up to a second for the reader to complete one more reading. */
+static void
+fold_race_let_read(struct fold_race *race)
+{
+	uint64_t	reads = atomic_load(&race->reads);
+	unsigned	waited;
+
+	for (waited = 0; atomic_load(&race->reads) == reads && waited < 10000; waited++)
+		usleep(100);
+}
+
 /*
  * The master folds dead workers' slots while a scrape in another process
  * sums them: every sum the seqlock lets through counts each worker once,
@@ -416,9 +427,12 @@ START_TEST(test_fold_seqlock)
 		atomic_store(&r->slots[j].connections, FOLD_RACE_K);
 		atomic_fetch_add(&race->published, FOLD_RACE_K);
 		shm_fold_end(r);
-		/* Now and then, room for the reader on a shared core. */
+		/*
+		 * Now and then, let the reader finish a reading (bounded), so
+		 * readings interleave with folds even on a loaded machine.
+		 */
 		if (i % 64 == 0)
-			sched_yield();
+			fold_race_let_read(race);
 	}
 	atomic_store(&race->done, 1);
 	for (waited = 0; waitpid(pid, &status, WNOHANG) == 0 && waited < 10000; waited++)
@@ -502,6 +516,60 @@ START_TEST(test_slot_states)
 }
 END_TEST
 
+/* The pool's view: idle only in the current generation; leaving ones retiring. */
+START_TEST(test_worker_states)
+{
+	struct shm_region	*r = region_new(8);
+	static const struct {
+		uint32_t	state, generation;
+	} s[8] = {
+		{ SLOT_IDLE, 2 }, { SLOT_IDLE, 2 }, { SLOT_IDLE, 1 }, { SLOT_BUSY, 1 },
+		{ SLOT_STARTING, 2 }, { SLOT_DRAINING, 2 }, { SLOT_KEEPER, 2 }, { SLOT_FREE, 0 },
+	};
+	unsigned		 n[WORKER__COUNT];
+	size_t			 i;
+
+	atomic_store(&r->hdr.generation, 2);
+	for (i = 0; i < 8; i++) {
+		atomic_store(&r->slots[i].state, s[i].state);
+		atomic_store(&r->slots[i].generation, s[i].generation);
+	}
+	shm_worker_states(r, n);
+	ck_assert_uint_eq(n[WORKER_IDLE], 2);
+	ck_assert_uint_eq(n[WORKER_BUSY], 1);
+	ck_assert_uint_eq(n[WORKER_STARTING], 1);
+	ck_assert_uint_eq(n[WORKER_RETIRING], 2);
+	ck_assert_str_eq(shm_worker_state_name(WORKER_RETIRING), "retiring");
+	ck_assert_str_eq(shm_worker_state_name(WORKER__COUNT), "unknown");
+	free(r);
+}
+END_TEST
+
+/* Sent by keepers less taken by workers, dead ones' counts included; never negative. */
+START_TEST(test_handoffs_waiting)
+{
+	struct shm_region	*r = region_new(4);
+
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 0);
+	atomic_store(&r->slots[0].state, SLOT_KEEPER);
+	counter_add(&r->slots[0].handoffs_to_worker, 10);
+	atomic_store(&r->slots[1].state, SLOT_BUSY);
+	counter_add(&r->slots[1].handoffs_taken, 3);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 7);
+	/* The worker dies and is folded; a new keeper takes over. */
+	shm_slot_fold(r, &r->slots[1]);
+	shm_slot_fold(r, &r->slots[0]);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 7);
+	atomic_store(&r->slots[2].state, SLOT_IDLE);
+	counter_add(&r->slots[2].handoffs_taken, 7);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 0);
+	/* A take counted before its send is not a debt. */
+	counter_add(&r->slots[2].handoffs_taken, 1);
+	ck_assert_uint_eq(shm_handoffs_waiting(r), 0);
+	free(r);
+}
+END_TEST
+
 /* Only idle workers of an older generation hold a new one back. */
 START_TEST(test_older_idle)
 {
@@ -525,6 +593,10 @@ START_TEST(test_older_idle)
 	/* The generation-1 worker leaves the accept loop. */
 	atomic_store(&r->slots[0].state, SLOT_DRAINING);
 	ck_assert_uint_eq(shm_older_idle(r, 3), 1);
+	/* The master says no worker older than 3 lives: no scan, none found. */
+	atomic_store(&r->hdr.oldest_generation, 3);
+	ck_assert_uint_eq(shm_older_idle(r, 3), 0);
+	ck_assert_uint_eq(shm_older_idle(r, 4), 2);
 	free(r);
 }
 END_TEST
@@ -607,6 +679,8 @@ shm_suite(void)
 	tcase_add_test(tc, test_backend_reset);
 	tcase_add_test(tc, test_slot_states);
 	tcase_add_test(tc, test_older_idle);
+	tcase_add_test(tc, test_worker_states);
+	tcase_add_test(tc, test_handoffs_waiting);
 	tcase_add_test(tc, test_code_index);
 	tcase_add_test(tc, test_fail_reason_name);
 	suite_add_tcase(s, tc);
