@@ -160,6 +160,17 @@ sample_u64(struct metrics_ctx *c, uint64_t v)
 	mbuf_printf(&c->b, " %" PRIu64 "\n", v);
 }
 
+/* A whole sample of a family: one label (or none: key NULL) and its value. */
+static void
+sample_one(struct metrics_ctx *c, const struct metric_family *f, const char *key,
+    const char *value, uint64_t v)
+{
+	sample_begin(c, f, NULL);
+	if (key != NULL)
+		sample_label(c, key, value);
+	sample_u64(c, v);
+}
+
 static void
 sample_i64(struct metrics_ctx *c, int64_t v)
 {
@@ -312,9 +323,8 @@ emit_healthy(struct metrics_ctx *c, const struct metric_family *f)
 	for (i = 0; i < RP_MAX_BACKENDS; i++) {
 		if (!backend_listed(c, i))
 			continue;
-		sample_begin(c, f, NULL);
-		sample_label(c, "backend", backend_name(c, i));
-		sample_u64(c, atomic_load(&c->r->backends[i].state) == BACKEND_HEALTHY);
+		sample_one(c, f, "backend", backend_name(c, i),
+		    atomic_load(&c->r->backends[i].state) == BACKEND_HEALTHY);
 	}
 }
 
@@ -368,28 +378,21 @@ emit_client_responses(struct metrics_ctx *c, const struct metric_family *f)
 	for (k = 0; k < SHM_NCODES; k++) {
 		if ((v = counter_get(&c->sum->client_responses[k])) == 0)
 			continue;
-		sample_begin(c, f, NULL);
-		sample_label(c, "code", shm_code_label(k));
-		sample_u64(c, v);
+		sample_one(c, f, "code", shm_code_label(k), v);
 	}
 }
 
 static void
 emit_connections(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, counter_get(&c->sum->connections));
+	sample_one(c, f, NULL, NULL, counter_get(&c->sum->connections));
 }
 
 static void
 emit_client_bytes(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_label(c, "direction", "in");
-	sample_u64(c, counter_get(&c->sum->bytes_in));
-	sample_begin(c, f, NULL);
-	sample_label(c, "direction", "out");
-	sample_u64(c, counter_get(&c->sum->bytes_out));
+	sample_one(c, f, "direction", "in", counter_get(&c->sum->bytes_in));
+	sample_one(c, f, "direction", "out", counter_get(&c->sum->bytes_out));
 }
 
 static void
@@ -400,9 +403,7 @@ emit_workers(struct metrics_ctx *c, const struct metric_family *f)
 
 	shm_worker_states(c->r, n);
 	for (k = 0; k < WORKER__COUNT; k++) {
-		sample_begin(c, f, NULL);
-		sample_label(c, "state", shm_worker_state_name((enum worker_state)k));
-		sample_u64(c, n[k]);
+		sample_one(c, f, "state", shm_worker_state_name((enum worker_state)k), n[k]);
 	}
 }
 
@@ -414,9 +415,7 @@ emit_reasons(struct metrics_ctx *c, const struct metric_family *f,
 	size_t	k;
 
 	for (k = 0; k < n; k++) {
-		sample_begin(c, f, NULL);
-		sample_label(c, "reason", name(k));
-		sample_u64(c, atomic_load(&v[k]));
+		sample_one(c, f, "reason", name(k), atomic_load(&v[k]));
 	}
 }
 
@@ -435,26 +434,20 @@ emit_worker_retirements(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_pool_target(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, atomic_load(&c->r->hdr.pool_target));
+	sample_one(c, f, NULL, NULL, atomic_load(&c->r->hdr.pool_target));
 }
 
 static void
 emit_pool_limits(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_label(c, "bound", "min");
-	sample_u64(c, atomic_load(&c->r->hdr.pool_min));
-	sample_begin(c, f, NULL);
-	sample_label(c, "bound", "max");
-	sample_u64(c, atomic_load(&c->r->hdr.pool_max));
+	sample_one(c, f, "bound", "min", atomic_load(&c->r->hdr.pool_min));
+	sample_one(c, f, "bound", "max", atomic_load(&c->r->hdr.pool_max));
 }
 
 static void
 emit_handoffs_waiting(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, shm_sum_waiting(c->sum));
+	sample_one(c, f, NULL, NULL, shm_sum_waiting(c->sum));
 }
 
 static void
@@ -464,70 +457,52 @@ emit_open_connections(struct metrics_ctx *c, const struct metric_family *f)
 
 	/* A busy worker holds one connection; the keeper counts what it holds. */
 	shm_slot_states(c->r, n);
-	sample_begin(c, f, NULL);
-	sample_label(c, "state", "waiting");
-	sample_u64(c, (uint64_t)atomic_load(&c->sum->held));
-	sample_begin(c, f, NULL);
-	sample_label(c, "state", "active");
-	sample_u64(c, n[SLOT_BUSY]);
+	sample_one(c, f, "state", "waiting", (uint64_t)atomic_load(&c->sum->held));
+	sample_one(c, f, "state", "active", n[SLOT_BUSY]);
 }
 
 static void
 emit_handoffs(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_label(c, "to", "worker");
-	sample_u64(c, counter_get(&c->sum->handoffs_to_worker));
-	sample_begin(c, f, NULL);
-	sample_label(c, "to", "keeper");
-	sample_u64(c, counter_get(&c->sum->handoffs_to_keeper));
+	sample_one(c, f, "to", "worker", counter_get(&c->sum->handoffs_to_worker));
+	sample_one(c, f, "to", "keeper", counter_get(&c->sum->handoffs_to_keeper));
 }
 
 static void
 emit_accept_fd_limit(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, counter_get(&c->sum->accept_fd_limit));
+	sample_one(c, f, NULL, NULL, counter_get(&c->sum->accept_fd_limit));
 }
 
 static void
 emit_keeper_restarts(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, atomic_load(&c->r->hdr.keeper_restarts));
+	sample_one(c, f, NULL, NULL, atomic_load(&c->r->hdr.keeper_restarts));
 }
 
 static void
 emit_metrics_restarts(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, atomic_load(&c->r->hdr.metrics_restarts));
+	sample_one(c, f, NULL, NULL, atomic_load(&c->r->hdr.metrics_restarts));
 }
 
 static void
 emit_worker_restarts(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, atomic_load(&c->r->hdr.worker_restarts));
+	sample_one(c, f, NULL, NULL, atomic_load(&c->r->hdr.worker_restarts));
 }
 
 static void
 emit_reloads(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_label(c, "result", "success");
-	sample_u64(c, atomic_load(&c->r->hdr.reloads_ok));
-	sample_begin(c, f, NULL);
-	sample_label(c, "result", "failure");
-	sample_u64(c, atomic_load(&c->r->hdr.reloads_failed));
+	sample_one(c, f, "result", "success", atomic_load(&c->r->hdr.reloads_ok));
+	sample_one(c, f, "result", "failure", atomic_load(&c->r->hdr.reloads_failed));
 }
 
 static void
 emit_build_info(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_label(c, "version", PACKAGE_VERSION);
-	sample_u64(c, 1);
+	sample_one(c, f, "version", PACKAGE_VERSION, 1);
 }
 
 static void
@@ -540,22 +515,19 @@ emit_cpu(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_rss(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, c->proc.rss_bytes);
+	sample_one(c, f, NULL, NULL, c->proc.rss_bytes);
 }
 
 static void
 emit_vsize(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, c->proc.vsize_bytes);
+	sample_one(c, f, NULL, NULL, c->proc.vsize_bytes);
 }
 
 static void
 emit_open_fds(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, c->proc.open_fds);
+	sample_one(c, f, NULL, NULL, c->proc.open_fds);
 }
 
 static void
@@ -576,8 +548,7 @@ emit_max_fds(struct metrics_ctx *c, const struct metric_family *f)
 static void
 emit_start_time(struct metrics_ctx *c, const struct metric_family *f)
 {
-	sample_begin(c, f, NULL);
-	sample_u64(c, atomic_load(&c->r->hdr.start_time));
+	sample_one(c, f, NULL, NULL, atomic_load(&c->r->hdr.start_time));
 }
 
 const struct metric_family metric_families[] = {
