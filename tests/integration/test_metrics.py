@@ -161,6 +161,20 @@ def socket_table():
     return out
 
 
+def assert_process_sums(s, procs):
+    """process_open_fds and process_resident_memory_bytes are summed over procs
+    (master, keeper, metrics process and workers; a scrape opens a few more)."""
+    fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
+    assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
+    page = os.sysconf("SC_PAGESIZE")
+    rss = 0
+    for pid in procs:
+        with open("/proc/%d/statm" % pid) as f:
+            rss += int(f.read().split()[1]) * page
+    got = s.get("process_resident_memory_bytes")
+    assert 0.5 * rss <= got <= 2 * rss, (got, rss)
+
+
 def setup(workers=2, **keys):
     b1 = Backend("b1").start()
     b2 = Backend("b2").start()
@@ -521,18 +535,8 @@ def test_process_metrics():
         s = scrape(p)
         procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids() + p.metrics_pids()
         assert len(procs) == 5
-        fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
-        # Summed over master, keeper, metrics process and workers (the scrape
-        # itself opens a few more).
-        assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
-        page = os.sysconf("SC_PAGESIZE")
-        rss = 0
-        for pid in procs:
-            with open("/proc/%d/statm" % pid) as f:
-                rss += int(f.read().split()[1]) * page
-        got = s.get("process_resident_memory_bytes")
-        assert 0.5 * rss <= got <= 2 * rss, (got, rss)
-        assert s.get("process_virtual_memory_bytes") > got
+        assert_process_sums(s, procs)
+        assert s.get("process_virtual_memory_bytes") > s.get("process_resident_memory_bytes")
         assert s.get("process_max_fds") > 0
         assert s.get("process_cpu_seconds_total") >= 0
         start = s.get("process_start_time_seconds")
@@ -663,16 +667,8 @@ def test_metrics_process_as_user():
         assert status["CapEff"] == "0000000000000000", status["CapEff"]
         s = scrape(p)
         procs = [p.proc.pid] + p.worker_pids() + p.keeper_pids() + mp
-        fds = sum(len(os.listdir("/proc/%d/fd" % pid)) for pid in procs)
-        assert abs(s.get("process_open_fds") - fds) <= 4, (s.get("process_open_fds"), fds)
         # The root master's /proc/PID/stat is anyone's to read: its memory counts.
-        page = os.sysconf("SC_PAGESIZE")
-        rss = 0
-        for pid in procs:
-            with open("/proc/%d/statm" % pid) as f:
-                rss += int(f.read().split()[1]) * page
-        assert 0.5 * rss <= s.get("process_resident_memory_bytes") <= 2 * rss, \
-            (s.get("process_resident_memory_bytes"), rss)
+        assert_process_sums(s, procs)
     finally:
         teardown(p, b1, b2)
 
