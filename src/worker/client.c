@@ -193,10 +193,10 @@ exchange_finish(struct client *cl, const struct exchange *x)
 	uint64_t		 us = (uint64_t)(clock_now_ns() - x->start) / NS_PER_US;
 
 	/*
-	 * A SIGUSR1 (logrotate) while this request was served: its line goes to
-	 * the new file already. Checked once pending signals are let in.
+	 * A SIGUSR1 (logrotate) taken in one of this request's waits: its line
+	 * goes to the new file already. One that came between waits is let in
+	 * at the next request's start: no syscall per request for it here.
 	 */
-	signals_let_pending_in();
 	if (signals_take_reopen())
 		log_reopen();
 	counter_add(&cl->slot->client_responses[shm_code_index(x->status)], 1);
